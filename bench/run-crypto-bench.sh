@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the release preset, runs the crypto microbenchmark against
+# `openssl speed` and writes the result, with the machine it ran on and this
+# command, between the crypto-bench markers of bench/README.md.
+#
+#   bench/run-crypto-bench.sh [crypto_bench options, e.g. --trials 7]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+cmake --preset release >/dev/null
+cmake --build --preset release --target crypto_bench >/dev/null
+
+table=$(./build/release/bench/crypto_bench "$@")
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+section=$(mktemp)
+{
+    echo "<!-- crypto-bench:begin (written by bench/run-crypto-bench.sh) -->"
+    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`bench/run-crypto-bench.sh${*:+ $*}\`"
+    echo "on $cpu, $(nproc) cores, Linux $(uname -r), $(openssl version | cut -d' ' -f1-2)."
+    echo
+    echo "$table"
+    echo "<!-- crypto-bench:end -->"
+} >"$section"
+
+readme=bench/README.md
+grep -q '<!-- crypto-bench:begin' "$readme" || {
+    echo "run-crypto-bench: $readme has no crypto-bench markers" >&2
+    exit 1
+}
+awk -v section="$section" '
+    /<!-- crypto-bench:begin/ { while ((getline line < section) > 0) print line; skip = 1; next }
+    /<!-- crypto-bench:end/ { skip = 0; next }
+    !skip { print }
+' "$readme" >"$readme.new"
+mv "$readme.new" "$readme"
+rm -f "$section"
+echo "$table"
