@@ -8,6 +8,7 @@ packages=(
     # build
     g++ cmake ninja-build pkg-config
     libssl-dev liburing-dev libfmt-dev libnbd-dev libsystemd-dev
+    nlohmann-json3-dev libcli11-dev
     # test
     catch2 clang-format openssl python3 python3-cryptography
 )

@@ -69,7 +69,7 @@ TEST_CASE("a single-layer stack equals its sector cipher", "[stack]") {
     CHECK(by_cipher == by_stack);
 }
 
-TEST_CASE("double encryption is inner then outer, sector by sector", "[stack]") {
+TEST_CASE("double encryption is inner then outer sector by sector", "[stack]") {
     const std::uint32_t sector_size = GENERATE(512u, 4096u);
     const auto inner_key = random_xts_key();
     const auto outer_key = random_xts_key();

@@ -73,7 +73,8 @@ TEST_CASE("secure bytes start zeroed with the requested size", "[secure_bytes]")
                       [](std::byte b) { return b == std::byte{0}; }));
 }
 
-TEST_CASE("secure bytes live in locked, undumpable, wipe-on-fork memory", "[secure_bytes]") {
+TEST_CASE("secure bytes live in locked and undumpable memory that is wiped on fork",
+          "[secure_bytes]") {
     SecureBytes key = SecureBytes::random(64);
     const MappingFacts facts = facts_of_mapping(key.bytes().data());
     REQUIRE(facts.found);
