@@ -1,0 +1,171 @@
+#include "disk/disk.hpp"
+
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+
+#include "crypto/sector_cipher.hpp"
+#include "disk/disk_error.hpp"
+#include "disk/header_slots.hpp"
+#include "disk/sector_codec.hpp"
+#include "storage/file_storage.hpp"
+
+namespace hostcrypt::disk {
+
+namespace fs = std::filesystem;
+using crypto::SecureBytes;
+
+namespace {
+
+// A fresh XTS key; redrawn in the (2^-256) case of equal halves.
+SecureBytes fresh_dek() {
+    for (;;) {
+        SecureBytes dek = SecureBytes::random(crypto::xts_key_size);
+        const auto half = crypto::xts_key_size / 2;
+        if (CRYPTO_memcmp(dek.bytes().data(), dek.bytes().data() + half, half) != 0) {
+            return dek;
+        }
+    }
+}
+
+void check_create_options(const CreateDiskOptions& options, const std::string& name) {
+    if (!crypto::is_supported_sector_size(options.sector_size)) {
+        throw DiskError(DiskErrc::invalid_argument,
+                        fmt::format("disk {}: sector size {} is not supported (use 512 or 4096)",
+                                    name, options.sector_size));
+    }
+    if (options.size == 0 || options.size % options.sector_size != 0 ||
+        options.size > max_backing_size - default_data_offset) {
+        throw DiskError(DiskErrc::invalid_argument,
+                        fmt::format("disk {}: size {} must be a positive multiple of the {}-byte "
+                                    "sector size, at most {} bytes",
+                                    name, options.size, options.sector_size,
+                                    max_backing_size - default_data_offset));
+    }
+}
+
+void preallocate(Disk& disk, const CreateDiskOptions& options) {
+    constexpr std::size_t chunk = 1 << 20;
+    const std::vector<std::byte> zeros(chunk);
+    const std::uint64_t total = disk.header().size;
+    for (std::uint64_t done = 0; done < total;) {
+        const std::size_t length =
+            static_cast<std::size_t>(std::min<std::uint64_t>(chunk, total - done));
+        disk.write(done, std::span(zeros).first(length));
+        done += length;
+        if (options.progress) {
+            options.progress(done, total);
+        }
+    }
+}
+
+}  // namespace
+
+void check_backing_size(const DiskHeader& header, storage::Storage& storage,
+                        const std::string& disk) {
+    const std::uint64_t available = storage.size();
+    if (available < header.backing_size()) {
+        throw DiskError(
+            DiskErrc::size_mismatch,
+            fmt::format("disk {}: backing store {} is {} bytes, but the header "
+                        "describes a {}-byte disk needing {} bytes",
+                        disk, storage.name(), available, header.size, header.backing_size()));
+    }
+}
+
+DiskHeader Disk::create(const fs::path& path, const std::string& name,
+                        const CreateDiskOptions& options, const keys::EncryptionSet& set,
+                        keys::KeyProviders& providers) {
+    check_create_options(options, name);
+    DiskHeader header;
+    header.uuid = random_uuid();
+    header.size = options.size;
+    header.sector_size = options.sector_size;
+    header.set_name = set.name;
+    header.set_type = set.type;
+    header.created = system_now();
+    for (const keys::LayerKeySpec& spec : keys::layer_key_specs(set)) {
+        const SecureBytes dek = fresh_dek();
+        keys::WrappedKey wrapped =
+            providers.provider(spec.provider).wrap(spec.key_name, spec.version, dek.bytes());
+        header.layers.push_back({xts_cipher_name, wrapped.kek, std::move(wrapped.blob)});
+    }
+    encode_header_slot(header, name);  // validate before touching the file system
+
+    if (fs::exists(path)) {
+        throw DiskError(DiskErrc::already_exists,
+                        fmt::format("disk {}: {} already exists; refusing to overwrite it", name,
+                                    path.string()));
+    }
+    std::unique_ptr<storage::FileStorage> storage;
+    try {
+        storage = storage::FileStorage::create(path, header.backing_size());
+    } catch (const Error& error) {
+        // e.g. a size the file system cannot hold (EFBIG), or no space
+        throw DiskError(DiskErrc::io, fmt::format("disk {}: {}", name, error.what()));
+    }
+    try {
+        header = write_header(*storage, header, name);
+        if (options.preallocate) {
+            Disk disk = open(std::move(storage), name, providers);
+            preallocate(disk, options);
+            disk.flush();
+        }
+    } catch (...) {
+        fs::remove(path);
+        throw;
+    }
+    return header;
+}
+
+Disk Disk::open(std::unique_ptr<storage::Storage> storage, const std::string& name,
+                keys::KeyProviders& providers) {
+    DiskHeader header = read_newest_header(*storage, name);
+    check_backing_size(header, *storage, name);
+    DiskKeys keys = unwrap_disk_keys(header, providers, name);
+    return Disk(std::move(storage), name, std::move(header), std::move(keys));
+}
+
+Disk::Disk(std::unique_ptr<storage::Storage> storage, std::string name, DiskHeader header,
+           DiskKeys keys)
+    : storage_(std::move(storage)),
+      name_(std::move(name)),
+      header_(std::move(header)),
+      keys_(std::move(keys)),
+      cipher_(keys_.make_cipher()) {}
+
+void Disk::check_range(std::uint64_t offset, std::size_t length) const {
+    if (offset % header_.sector_size != 0 || length % header_.sector_size != 0) {
+        throw DiskError(DiskErrc::invalid_argument,
+                        fmt::format("disk {}: I/O at {} of {} bytes is not aligned to its {}-byte "
+                                    "sectors",
+                                    name_, offset, length, header_.sector_size));
+    }
+    if (offset > header_.size || length > header_.size - offset) {
+        throw DiskError(DiskErrc::invalid_argument,
+                        fmt::format("disk {}: I/O at {} of {} bytes is past its end ({} bytes)",
+                                    name_, offset, length, header_.size));
+    }
+}
+
+void Disk::read(std::uint64_t offset, std::span<std::byte> data) {
+    check_range(offset, data.size());
+    const std::size_t got = storage_->read_at(data, header_.data_offset + offset);
+    if (got != data.size()) {
+        throw DiskError(DiskErrc::io, fmt::format("disk {}: short read from {} at {}", name_,
+                                                  storage_->name(), header_.data_offset + offset));
+    }
+    decrypt_sectors(cipher_, data, offset / header_.sector_size);
+}
+
+void Disk::write(std::uint64_t offset, std::span<const std::byte> data) {
+    check_range(offset, data.size());
+    std::vector<std::byte> ciphertext(data.begin(), data.end());
+    encrypt_sectors(cipher_, ciphertext, offset / header_.sector_size);
+    storage_->write_at(ciphertext, header_.data_offset + offset);
+}
+
+void Disk::flush() {
+    storage_->sync();
+}
+
+}  // namespace hostcrypt::disk

@@ -1,0 +1,53 @@
+#include "disk/disk_keys.hpp"
+
+#include <fmt/format.h>
+
+#include "disk/disk_error.hpp"
+#include "keys/keys_error.hpp"
+
+namespace hostcrypt::disk {
+
+crypto::CipherStack DiskKeys::make_cipher() const {
+    std::vector<crypto::SectorCipher> layers;
+    for (const crypto::SecureBytes& dek : deks) {
+        layers.emplace_back(dek.bytes(), sector_size);
+    }
+    return crypto::CipherStack(std::move(layers));
+}
+
+DiskKeys unwrap_disk_keys(const DiskHeader& header, keys::KeyProviders& providers,
+                          const std::string& disk) {
+    DiskKeys keys{header.sector_size, {}};
+    for (const CipherLayer& layer : header.layers) {
+        try {
+            keys.deks.push_back(
+                providers.provider(layer.kek.provider).unwrap(layer.kek, layer.wrapped_dek));
+        } catch (const keys::KeysError& error) {
+            const DiskErrc code = error.code() == keys::KeysErrc::unwrap_failed
+                                      ? DiskErrc::unwrap_failed
+                                      : DiskErrc::key_unavailable;
+            throw DiskError(code, fmt::format("disk {}: cannot unwrap its data key with {}: {}",
+                                              disk, keys::to_string(layer.kek), error.what()));
+        }
+    }
+    return keys;
+}
+
+std::vector<keys::KeyHealth> disk_key_health(const DiskHeader& header,
+                                             keys::KeyProviders& providers) {
+    std::vector<keys::KeyHealth> health;
+    for (const CipherLayer& layer : header.layers) {
+        try {
+            health.push_back(providers.provider(layer.kek.provider).health(layer.kek));
+        } catch (const keys::KeysError& error) {
+            // The provider itself is missing, or could not be asked.
+            health.push_back({error.code() == keys::KeysErrc::not_found
+                                  ? keys::KeyState::not_found
+                                  : keys::KeyState::unreachable,
+                              error.what()});
+        }
+    }
+    return health;
+}
+
+}  // namespace hostcrypt::disk

@@ -1,0 +1,36 @@
+#pragma once
+
+// The unwrapped data keys of one disk, innermost layer first: an immutable
+// snapshot that threads share for reading and build their cipher stacks from.
+
+#include <string>
+#include <vector>
+
+#include "crypto/cipher_stack.hpp"
+#include "crypto/secure_bytes.hpp"
+#include "disk/disk_header.hpp"
+#include "keys/key_health.hpp"
+#include "keys/key_providers.hpp"
+
+namespace hostcrypt::disk {
+
+struct DiskKeys {
+    std::uint32_t sector_size = 0;
+    std::vector<crypto::SecureBytes> deks;  // innermost first
+
+    // A cipher stack for the calling thread.
+    crypto::CipherStack make_cipher() const;
+};
+
+// Unwraps every layer's DEK. Throws DiskError(key_unavailable) naming the disk,
+// the key and why it may not be used (disabled, expired, deleted, ...), or
+// DiskError(unwrap_failed) if a DEK does not unwrap under its key.
+DiskKeys unwrap_disk_keys(const DiskHeader& header, keys::KeyProviders& providers,
+                          const std::string& disk);
+
+// The health of each layer's key-encryption key, innermost first. Never
+// throws for an unusable key: that is what it reports.
+std::vector<keys::KeyHealth> disk_key_health(const DiskHeader& header,
+                                             keys::KeyProviders& providers);
+
+}  // namespace hostcrypt::disk
