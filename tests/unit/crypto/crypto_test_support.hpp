@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -12,6 +13,7 @@
 #include "crypto/crypto_error.hpp"
 #include "crypto/random.hpp"
 #include "crypto/secure_bytes.hpp"
+#include "support/thrown.hpp"
 
 namespace hostcrypt::crypto::test {
 
@@ -34,13 +36,7 @@ inline std::vector<std::byte> copy_of(std::span<const std::byte> bytes) {
 // test if it throws nothing.
 template <typename Action>
 CryptoErrc error_code_of(Action&& action) {
-    try {
-        action();
-    } catch (const CryptoError& error) {
-        return error.code();
-    }
-    FAIL("expected a CryptoError");
-    return CryptoErrc::library;
+    return hostcrypt::test::thrown<CryptoError>(std::forward<Action>(action)).code();
 }
 
 }  // namespace hostcrypt::crypto::test
