@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 HOSTCRYPT = os.environ.get("HOSTCRYPT_BIN", "hostcrypt")
@@ -267,6 +268,64 @@ class Rotation(CliTest):
         self.assertEqual([r["changed"] for r in resumed], [True])
         for disk in disks:
             self.assertEqual(len(self.read_disk(disk, 0, 4096)), 4096)
+
+    def test_rotate_if_older_than_leaves_a_young_platform_key(self):
+        self.make_disk_of_each_type()
+        result = self.json_cli("platform", "rotate", "--if-older-than", "1d")
+        self.assertFalse(result["rotated"])
+        self.assertEqual((result["version"], result["if_older_than"]), (1, "1d"))
+        self.assertEqual(result["removed_versions"], [])
+        self.assertEqual([r["changed"] for r in result["rewrapped"]], [False, False])
+        human = self.run_cli("platform", "rotate", "--if-older-than", "24h").stdout
+        self.assertRegex(human, r"^platform key version 1 \(created \S+Z\) is younger than 1d: "
+                                r"not rotated\n$")
+        self.assertEqual([v["version"] for v in self.json_cli("platform", "show")], [1])
+
+    def test_rotate_if_older_than_rotates_an_old_platform_key_and_rewraps(self):
+        disks = self.make_disk_of_each_type()
+        data = {disk: os.urandom(64 * 1024) for disk in disks}
+        for disk, payload in data.items():
+            self.write_disk(disk, 0, payload)
+        time.sleep(2)  # the CLI has no clock to inject: let version 1 age past 1s
+        result = self.json_cli("platform", "rotate", "--if-older-than", "1s")
+        self.assertTrue(result["rotated"])
+        self.assertEqual((result["version"], result["if_older_than"]), (2, "1s"))
+        self.assertEqual(sorted(r["disk"] for r in result["rewrapped"] if r["changed"]),
+                         ["disk-d", "disk-p"])
+        self.assertEqual(result["removed_versions"], [1])
+        self.assertEqual(self.json_cli("disk", "show", "disk-p")["layers"][0]["kek"]["version"],
+                         2)
+        for disk, payload in data.items():
+            self.assertEqual(self.read_disk(disk, 0, len(payload)), payload, disk)
+        self.assertFalse(self.json_cli("platform", "rotate", "--if-older-than", "1d")["rotated"])
+        time.sleep(2)
+        human = self.run_cli("platform", "rotate", "--if-older-than", "1s").stdout
+        self.assertIn("platform key is now at version 3\n", human)
+        self.assertIn("disk disk-p: re-wrapped platform/platform-kek@2 -> platform/platform-kek@3",
+                      human)
+
+    def test_rotate_if_older_than_finishes_a_rotation_left_incomplete(self):
+        self.make_disk_of_each_type()
+        path = self.json_cli("disk", "show", "disk-d")["path"]
+        os.rename(path, path + ".away")
+        self.json_cli("platform", "rotate", expect=EXIT_INCOMPLETE)
+        os.rename(path + ".away", path)
+        # A daily timer's next run: the key is young, but disk-d still needs version 2.
+        human = self.run_cli("platform", "rotate", "--if-older-than", "90d").stdout
+        self.assertIn("is younger than 90d: not rotated\n", human)
+        self.assertIn("disk disk-d: re-wrapped platform/platform-kek@1 -> platform/platform-kek@2",
+                      human)
+        self.assertIn("removed unused versions: 1\n", human)
+        self.assertNotIn("disk-p", human)  # already current: not news
+        self.assertEqual([v["version"] for v in self.json_cli("platform", "show")], [2])
+
+    def test_rotate_if_older_than_refuses_what_is_not_a_duration(self):
+        for age, why in (("90", "it has no unit"), ("", "it is empty"), ("0d", "it is zero"),
+                         ("1.5h", "it has a fraction")):
+            message = self.error_of("platform", "rotate", "--if-older-than", age,
+                                    expect=EXIT_USAGE)
+            self.assertIn(f'--if-older-than: "{age}" is not a duration: {why}', message)
+        self.assertFalse(os.path.exists(os.path.join(self.state, "platform")))
 
 
 class Revocation(CliTest):

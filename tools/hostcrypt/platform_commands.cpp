@@ -1,10 +1,15 @@
-// hostcrypt platform rotate|show
+// hostcrypt platform rotate [--if-older-than DURATION] | show
 
+#include <chrono>
 #include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
 
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "common/duration.hpp"
 #include "disk/rotation.hpp"
 #include "exit_codes.hpp"
 #include "text.hpp"
@@ -37,6 +42,75 @@ void print_versions(const json& versions) {
     print_table({"VERSION", "CREATED", "WRAPS DISKS"}, rows);
 }
 
+std::chrono::seconds parse_max_age(const std::string& text) {
+    try {
+        return parse_duration(text);
+    } catch (const Error& error) {
+        throw UsageError(fmt::format("--if-older-than: {}", error.what()));
+    }
+}
+
+// Rotates (unless `max_age` is given and the newest version is younger), then
+// re-wraps and prunes either way: after a run that left some disks behind
+// (exit 8), the next run of the same timer finishes their re-wrap even though
+// the key is young now.
+json rotate_platform_key(Context& context, std::optional<std::chrono::seconds> max_age) {
+    keys::PlatformKeyStore& store = context.providers().platform();
+    const std::optional<keys::KeyVersionInfo> added =
+        max_age ? store.rotate_if_older_than(*max_age) : store.rotate();
+    const keys::KeyVersionInfo newest = added ? *added : store.versions().back();
+    disk::Rotation rotation(context.catalog(), context.sets(), context.providers());
+    const json rewrapped = rewrap_view(rotation.rewrap_platform_layers());
+    bool complete = true;
+    for (const json& outcome : rewrapped) {
+        complete = complete && !outcome.contains("error");
+    }
+    // Old versions go only once every disk is off them; else rerun to resume.
+    std::vector<std::uint32_t> removed;
+    if (complete) {
+        removed = store.prune(rotation.platform_versions_in_use());
+    } else {
+        context.exit_code = exit_incomplete;
+    }
+    json result{{"rotated", added.has_value()},
+                {"version", newest.version},
+                {"created", format_utc(newest.created)},
+                {"rewrapped", rewrapped},
+                {"removed_versions", removed}};
+    if (max_age) {
+        result["if_older_than"] = format_duration(*max_age);
+    }
+    return result;
+}
+
+void print_rotation(const json& result) {
+    const auto version = result.at("version").get<std::uint32_t>();
+    if (result.at("rotated").get<bool>()) {
+        std::cout << fmt::format("platform key is now at version {}\n", version);
+        print_rewrap(result.at("rewrapped"));
+    } else {
+        std::cout << fmt::format(
+            "platform key version {} (created {}) is younger than {}: not rotated\n", version,
+            result.at("created").get<std::string>(), result.at("if_older_than").get<std::string>());
+        // Only what an earlier, incomplete rotation left behind is news here.
+        json behind = json::array();
+        for (const json& outcome : result.at("rewrapped")) {
+            if (outcome.contains("error") || outcome.at("changed").get<bool>()) {
+                behind.push_back(outcome);
+            }
+        }
+        if (!behind.empty()) {
+            print_rewrap(behind);
+        }
+    }
+    if (!result.at("removed_versions").empty()) {
+        const auto removed_versions =
+            result.at("removed_versions").get<std::vector<std::uint32_t>>();
+        std::cout << fmt::format("removed unused versions: {}\n",
+                                 fmt::join(removed_versions, ", "));
+    }
+}
+
 }  // namespace
 
 void add_platform_commands(CLI::App& app, Context& context) {
@@ -47,41 +121,25 @@ void add_platform_commands(CLI::App& app, Context& context) {
         context.emit(versions_view(context), print_versions);
     });
 
-    platform
-        ->add_subcommand("rotate",
-                         "add a platform key version, re-wrap every platform layer under it, "
-                         "then drop versions no disk needs")
-        ->callback([&context] {
-            keys::PlatformKeyStore& store = context.providers().platform();
-            const keys::KeyVersionInfo added = store.rotate();
-            disk::Rotation rotation(context.catalog(), context.sets(), context.providers());
-            const json rewrapped = rewrap_view(rotation.rewrap_platform_layers());
-            bool complete = true;
-            for (const json& outcome : rewrapped) {
-                complete = complete && !outcome.contains("error");
-            }
-            // Old versions go only once every disk is off them; else rerun to resume.
-            std::vector<std::uint32_t> removed;
-            if (complete) {
-                removed = store.prune(rotation.platform_versions_in_use());
-            } else {
-                context.exit_code = exit_incomplete;
-            }
-            const json result{{"version", added.version},
-                              {"rewrapped", rewrapped},
-                              {"removed_versions", removed}};
-            context.emit(result, [](const json& r) {
-                std::cout << fmt::format("platform key is now at version {}\n",
-                                         r.at("version").get<std::uint32_t>());
-                print_rewrap(r.at("rewrapped"));
-                if (!r.at("removed_versions").empty()) {
-                    const auto removed_versions =
-                        r.at("removed_versions").get<std::vector<std::uint32_t>>();
-                    std::cout << fmt::format("removed unused versions: {}\n",
-                                             fmt::join(removed_versions, ", "));
-                }
-            });
-        });
+    CLI::App* rotate = platform->add_subcommand(
+        "rotate",
+        "add a platform key version, re-wrap every platform layer under it, then drop "
+        "versions no disk needs");
+    auto if_older_than = std::make_shared<std::string>();
+    CLI::Option* if_older_than_option =
+        rotate
+            ->add_option("--if-older-than", *if_older_than,
+                         "rotate only if the newest version is at least this old (90d, 12h, 30m, "
+                         "3600s); for a daily timer or cron job")
+            ->type_name("DURATION");
+    rotate->callback([&context, if_older_than, if_older_than_option] {
+        std::optional<std::chrono::seconds> max_age;
+        // Given but empty is refused, never taken as "always rotate".
+        if (if_older_than_option->count() > 0) {
+            max_age = parse_max_age(*if_older_than);
+        }
+        context.emit(rotate_platform_key(context, max_age), print_rotation);
+    });
 }
 
 }  // namespace hostcrypt::tools
