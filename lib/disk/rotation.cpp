@@ -1,5 +1,7 @@
 #include "disk/rotation.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "disk/disk_error.hpp"
@@ -94,6 +96,24 @@ std::vector<RewrapOutcome> Rotation::rewrap_following(const std::string& vault,
         return set.type != keys::EncryptionType::platform && set.vault == vault &&
                set.key_name == key_name && !set.key_version;
     });
+}
+
+bool PlatformRotation::complete() const noexcept {
+    return std::all_of(rewrapped.begin(), rewrapped.end(),
+                       [](const RewrapOutcome& outcome) { return outcome.error.empty(); });
+}
+
+PlatformRotation Rotation::rotate_platform_key(std::optional<std::chrono::seconds> max_age) {
+    keys::PlatformKeyStore& store = providers_.platform();
+    PlatformRotation result;
+    result.added = max_age ? store.rotate_if_older_than(*max_age) : store.rotate();
+    result.newest = result.added ? *result.added : store.versions().back();
+    result.rewrapped = rewrap_platform_layers();
+    // Old versions go only once every disk is off them; else rerun to resume.
+    if (result.complete()) {
+        result.removed = store.prune(platform_versions_in_use());
+    }
+    return result;
 }
 
 std::set<std::uint32_t> Rotation::platform_versions_in_use() {

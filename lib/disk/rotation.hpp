@@ -5,9 +5,11 @@
 // Every step is idempotent — a disk already on its target versions is left
 // alone — so an interrupted rotation is resumed by running it again.
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -38,6 +40,16 @@ using StorageOpener =
     std::function<std::unique_ptr<storage::Storage>(const std::filesystem::path&)>;
 std::unique_ptr<storage::Storage> open_backing_for_update(const std::filesystem::path& path);
 
+// What rotate_platform_key did.
+struct PlatformRotation {
+    std::optional<keys::KeyVersionInfo> added;  // the new version, if it rotated
+    keys::KeyVersionInfo newest;
+    std::vector<RewrapOutcome> rewrapped;
+    std::vector<std::uint32_t> removed;  // versions pruned
+    // Every platform layer is on the newest version.
+    bool complete() const noexcept;
+};
+
 class Rotation {
   public:
     Rotation(DiskCatalog& catalog, keys::SetStore& sets, keys::KeyProviders& providers,
@@ -51,6 +63,12 @@ class Rotation {
     // Every disk of the sets that follow the newest version of this vault key.
     std::vector<RewrapOutcome> rewrap_following(const std::string& vault,
                                                 const std::string& key_name);
+    // Rotates the platform key (always, or with `max_age` only once its
+    // newest version is that old), re-wraps every platform layer, and prunes
+    // the versions no disk needs once every disk is re-wrapped. Re-wraps and
+    // prunes even when it did not rotate, so running it again finishes a
+    // rotation an earlier run left incomplete.
+    PlatformRotation rotate_platform_key(std::optional<std::chrono::seconds> max_age);
     // The platform key versions some disk's header still names.
     std::set<std::uint32_t> platform_versions_in_use();
 

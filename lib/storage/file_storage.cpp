@@ -3,28 +3,20 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "storage/backing_file.hpp"
 
 namespace hostcrypt::storage {
 
 namespace fs = std::filesystem;
 
 std::unique_ptr<FileStorage> FileStorage::open(const fs::path& path, Mode mode) {
-    UniqueFd fd = open_file(path, mode == Mode::read_only ? O_RDONLY : O_RDWR);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) {
-        throw Error(fmt::format("cannot inspect {}: {}", path.string(), std::strerror(errno)));
-    }
-    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-        throw Error(fmt::format("{} is neither a regular file nor a block device", path.string()));
-    }
+    UniqueFd fd = open_backing_file(path, mode == Mode::read_only ? O_RDONLY : O_RDWR);
     return std::unique_ptr<FileStorage>(new FileStorage(std::move(fd), path.string()));
 }
 
@@ -40,19 +32,7 @@ std::unique_ptr<FileStorage> FileStorage::create(const fs::path& path, std::uint
 }
 
 std::uint64_t FileStorage::size() const {
-    struct stat st {};
-    if (::fstat(fd_.get(), &st) != 0) {
-        throw Error(fmt::format("cannot inspect {}: {}", name_, std::strerror(errno)));
-    }
-    if (S_ISBLK(st.st_mode)) {
-        std::uint64_t bytes = 0;
-        if (::ioctl(fd_.get(), BLKGETSIZE64, &bytes) != 0) {
-            throw Error(
-                fmt::format("cannot size block device {}: {}", name_, std::strerror(errno)));
-        }
-        return bytes;
-    }
-    return static_cast<std::uint64_t>(st.st_size);
+    return backing_size(fd_.get(), name_);
 }
 
 std::size_t FileStorage::read_at(std::span<std::byte> bytes, std::uint64_t offset) {

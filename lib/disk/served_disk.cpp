@@ -1,0 +1,42 @@
+#include "disk/served_disk.hpp"
+
+#include "disk/disk.hpp"
+#include "disk/header_slots.hpp"
+#include "storage/file_storage.hpp"
+
+namespace hostcrypt::disk {
+
+ServedDisk::ServedDisk(std::string name, DiskHeader header,
+                       std::unique_ptr<storage::RingBackend> backend, DiskKeys keys, bool read_only)
+    : name_(std::move(name)),
+      header_(std::move(header)),
+      backend_(std::move(backend)),
+      keys_(std::make_shared<const DiskKeys>(std::move(keys))),
+      read_only_(read_only) {}
+
+std::shared_ptr<ServedDisk> ServedDisk::open(const CatalogEntry& entry,
+                                             keys::KeyProviders& providers,
+                                             const ServeOptions& options, std::string* notice) {
+    DiskHeader header;
+    {
+        auto storage =
+            storage::FileStorage::open(entry.path, storage::FileStorage::Mode::read_only);
+        header = read_newest_header(*storage, entry.name);
+        check_backing_size(header, *storage, entry.name);
+    }
+    DiskKeys keys = unwrap_disk_keys(header, providers, entry.name);
+
+    storage::FileBackend::Options backend_options;
+    backend_options.read_only = options.read_only;
+    backend_options.direct_io = options.direct_io;
+    backend_options.io_unit = header.sector_size;
+    std::string direct_io_refused;
+    auto backend = storage::FileBackend::open(entry.path, backend_options, &direct_io_refused);
+    if (notice != nullptr && !direct_io_refused.empty()) {
+        *notice = "O_DIRECT not used for " + entry.path.string() + ": " + direct_io_refused;
+    }
+    return std::make_shared<ServedDisk>(entry.name, std::move(header), std::move(backend),
+                                        std::move(keys), options.read_only);
+}
+
+}  // namespace hostcrypt::disk

@@ -1,0 +1,63 @@
+#pragma once
+
+// A persisted disk as the daemon serves it: its header (geometry), its
+// backing store opened for the data path, its current keys and the lock that
+// serializes partial-sector writes. One object per disk, shared by every
+// connection on every reactor; everything but the key slot and the range
+// lock is immutable after opening.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "disk/disk_catalog.hpp"
+#include "disk/disk_header.hpp"
+#include "disk/key_slot.hpp"
+#include "disk/sector_range_lock.hpp"
+#include "keys/key_providers.hpp"
+#include "storage/ring_backend.hpp"
+
+namespace hostcrypt::disk {
+
+struct ServeOptions {
+    bool read_only = false;
+    bool direct_io = false;
+};
+
+class ServedDisk {
+  public:
+    ServedDisk(std::string name, DiskHeader header, std::unique_ptr<storage::RingBackend> backend,
+               DiskKeys keys, bool read_only);
+
+    // Reads the newest header, checks the backing store's size, unwraps the
+    // keys and opens the store for the data path. Writes nothing. Throws
+    // DiskError (or hostcrypt::Error for a store that cannot be opened)
+    // naming the disk and the reason. `notice` receives a remark worth a log
+    // line (O_DIRECT asked for but not possible), if any.
+    static std::shared_ptr<ServedDisk> open(const CatalogEntry& entry,
+                                            keys::KeyProviders& providers,
+                                            const ServeOptions& options, std::string* notice);
+
+    const std::string& name() const noexcept { return name_; }
+    const DiskHeader& header() const noexcept { return header_; }
+    std::uint64_t size() const noexcept { return header_.size; }
+    std::uint32_t sector_size() const noexcept { return header_.sector_size; }
+    // Where sector 0 lives in the backing store.
+    std::uint64_t data_offset() const noexcept { return header_.data_offset; }
+    bool read_only() const noexcept { return read_only_; }
+
+    const storage::RingBackend& backend() const noexcept { return *backend_; }
+    KeySlot& keys() noexcept { return keys_; }
+    SectorRangeLock& partial_writes() noexcept { return partial_writes_; }
+
+  private:
+    std::string name_;
+    DiskHeader header_;
+    std::unique_ptr<storage::RingBackend> backend_;
+    KeySlot keys_;
+    SectorRangeLock partial_writes_;
+    bool read_only_;
+};
+
+}  // namespace hostcrypt::disk
