@@ -55,28 +55,16 @@ std::chrono::seconds parse_max_age(const std::string& text) {
 // (exit 8), the next run of the same timer finishes their re-wrap even though
 // the key is young now.
 json rotate_platform_key(Context& context, std::optional<std::chrono::seconds> max_age) {
-    keys::PlatformKeyStore& store = context.providers().platform();
-    const std::optional<keys::KeyVersionInfo> added =
-        max_age ? store.rotate_if_older_than(*max_age) : store.rotate();
-    const keys::KeyVersionInfo newest = added ? *added : store.versions().back();
     disk::Rotation rotation(context.catalog(), context.sets(), context.providers());
-    const json rewrapped = rewrap_view(rotation.rewrap_platform_layers());
-    bool complete = true;
-    for (const json& outcome : rewrapped) {
-        complete = complete && !outcome.contains("error");
-    }
-    // Old versions go only once every disk is off them; else rerun to resume.
-    std::vector<std::uint32_t> removed;
-    if (complete) {
-        removed = store.prune(rotation.platform_versions_in_use());
-    } else {
+    const disk::PlatformRotation outcome = rotation.rotate_platform_key(max_age);
+    if (!outcome.complete()) {
         context.exit_code = exit_incomplete;
     }
-    json result{{"rotated", added.has_value()},
-                {"version", newest.version},
-                {"created", format_utc(newest.created)},
-                {"rewrapped", rewrapped},
-                {"removed_versions", removed}};
+    json result{{"rotated", outcome.added.has_value()},
+                {"version", outcome.newest.version},
+                {"created", format_utc(outcome.newest.created)},
+                {"rewrapped", rewrap_view(outcome.rewrapped)},
+                {"removed_versions", outcome.removed}};
     if (max_age) {
         result["if_older_than"] = format_duration(*max_age);
     }

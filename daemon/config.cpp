@@ -1,0 +1,373 @@
+#include "daemon/config.hpp"
+
+#include <algorithm>
+#include <arpa/inet.h>
+#include <charconv>
+#include <cstdint>
+#include <initializer_list>
+#include <sys/un.h>
+#include <system_error>
+#include <toml++/toml.h>
+
+#include <fmt/format.h>
+
+#include "common/duration.hpp"
+#include "common/files.hpp"
+
+namespace hostcrypt::daemon {
+
+namespace fs = std::filesystem;
+
+const char* to_string(ConfigErrc code) noexcept {
+    switch (code) {
+        case ConfigErrc::not_found:
+            return "not-found";
+        case ConfigErrc::unreadable:
+            return "unreadable";
+        case ConfigErrc::syntax:
+            return "syntax";
+        case ConfigErrc::unknown_key:
+            return "unknown-key";
+        case ConfigErrc::wrong_type:
+            return "wrong-type";
+        case ConfigErrc::invalid_value:
+            return "invalid-value";
+    }
+    return "unknown";
+}
+
+ListenAddress ListenAddress::unix_socket(fs::path path) {
+    ListenAddress address;
+    address.kind = Kind::unix_socket;
+    address.path = std::move(path);
+    return address;
+}
+
+ListenAddress ListenAddress::tcp(std::string host, std::uint16_t port) {
+    ListenAddress address;
+    address.kind = Kind::tcp;
+    address.host = std::move(host);
+    address.port = port;
+    return address;
+}
+
+std::string ListenAddress::to_string() const {
+    if (kind == Kind::unix_socket) {
+        return "unix:" + path.string();
+    }
+    if (host.find(':') != std::string::npos) {
+        return fmt::format("tcp:[{}]:{}", host, port);
+    }
+    return fmt::format("tcp:{}:{}", host, port);
+}
+
+ListenAddress default_listener() {
+    return ListenAddress::unix_socket("/run/hostcrypt/nbd.sock");
+}
+
+namespace {
+
+[[noreturn]] void invalid_tcp(std::string_view text, std::string_view why) {
+    throw ConfigError(ConfigErrc::invalid_value,
+                      fmt::format("\"{}\" is not a TCP address to listen on: {}; write "
+                                  "HOST:PORT, [IPV6]:PORT, or PORT alone for 127.0.0.1:PORT",
+                                  text, why));
+}
+
+std::uint16_t parse_port(std::string_view whole, std::string_view port) {
+    unsigned value = 0;
+    const std::from_chars_result parsed =
+        std::from_chars(port.data(), port.data() + port.size(), value);
+    if (port.empty() || parsed.ptr != port.data() + port.size()) {
+        invalid_tcp(whole, fmt::format("the port \"{}\" is not a number", port));
+    }
+    if (parsed.ec == std::errc::result_out_of_range || value == 0 || value > 65535) {
+        invalid_tcp(whole, fmt::format("the port {} is not from 1 to 65535", port));
+    }
+    return static_cast<std::uint16_t>(value);
+}
+
+bool is_ip_address(int family, const std::string& host) {
+    unsigned char address[sizeof(in6_addr)];
+    return ::inet_pton(family, host.c_str(), address) == 1;
+}
+
+}  // namespace
+
+ListenAddress parse_tcp_address(std::string_view text) {
+    if (text.empty()) {
+        invalid_tcp(text, "it is empty");
+    }
+    if (text.find_first_not_of("0123456789") == std::string_view::npos) {
+        return ListenAddress::tcp("127.0.0.1", parse_port(text, text));
+    }
+    std::string host;
+    std::string_view port;
+    if (text.starts_with('[')) {
+        const std::size_t close = text.find(']');
+        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+            invalid_tcp(text, "an IPv6 address in brackets must be followed by :PORT");
+        }
+        host = text.substr(1, close - 1);
+        port = text.substr(close + 2);
+        if (!is_ip_address(AF_INET6, host)) {
+            invalid_tcp(text, fmt::format("{} is not an IPv6 address", host));
+        }
+    } else {
+        const std::size_t colon = text.rfind(':');
+        if (colon == std::string_view::npos) {
+            invalid_tcp(text, "there is no port");
+        }
+        host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+        if (host.find(':') != std::string::npos) {
+            invalid_tcp(text, "an IPv6 address needs brackets, like [::1]:10809");
+        }
+        if (!is_ip_address(AF_INET, host)) {
+            invalid_tcp(text, fmt::format("{} is not an IPv4 address (host names are not "
+                                          "accepted, so the address never depends on DNS)",
+                                          host.empty() ? "an empty host" : host));
+        }
+    }
+    return ListenAddress::tcp(std::move(host), parse_port(text, port));
+}
+
+ListenAddress parse_unix_address(std::string_view text) {
+    // sun_path holds the path and its terminating NUL.
+    constexpr std::size_t max_length = sizeof(sockaddr_un::sun_path) - 1;
+    const fs::path path(text);
+    if (!path.is_absolute()) {
+        throw ConfigError(ConfigErrc::invalid_value,
+                          fmt::format("\"{}\" is not an absolute socket path", text));
+    }
+    if (text.size() > max_length) {
+        throw ConfigError(ConfigErrc::invalid_value,
+                          fmt::format("the socket path \"{}\" is {} bytes long; a unix socket "
+                                      "path can have at most {}",
+                                      text, text.size(), max_length));
+    }
+    return ListenAddress::unix_socket(path);
+}
+
+namespace {
+
+std::string_view type_name(const toml::node& node) {
+    switch (node.type()) {
+        case toml::node_type::none:
+            return "nothing";
+        case toml::node_type::table:
+            return "a table";
+        case toml::node_type::array:
+            return "an array";
+        case toml::node_type::string:
+            return "a string";
+        case toml::node_type::integer:
+            return "an integer";
+        case toml::node_type::floating_point:
+            return "a floating-point number";
+        case toml::node_type::boolean:
+            return "a boolean";
+        case toml::node_type::date:
+        case toml::node_type::time:
+        case toml::node_type::date_time:
+            return "a date or time";
+    }
+    return "an unknown type";
+}
+
+// Walks one parsed file, and knows how to say where in it something is wrong.
+class FileReader {
+  public:
+    explicit FileReader(std::string_view source) : source_(source) {}
+
+    [[noreturn]] void fail(ConfigErrc code, const toml::node& at, std::string_view message) const {
+        throw ConfigError(code, fmt::format("{}:{}: {}", source_, at.source().begin.line, message));
+    }
+
+    // `expected` completes "KEY must be ...".
+    // T is a native TOML type (std::string, std::int64_t, bool, toml::table, toml::array).
+    template <typename T>
+    const auto& expect(const toml::node& node, std::string_view key,
+                       std::string_view expected) const {
+        if (const auto* value = node.as<T>()) {
+            return *value;
+        }
+        fail(ConfigErrc::wrong_type, node,
+             fmt::format("{} must be {}, not {}", key, expected, type_name(node)));
+    }
+
+    // `takes` lists the keys the table does know, for the message.
+    [[noreturn]] void unknown_key(const toml::node& at, std::string_view key,
+                                  std::string_view takes) const {
+        fail(ConfigErrc::unknown_key, at, fmt::format("unknown key \"{}\"; {}", key, takes));
+    }
+
+    void read_root(const toml::table& root, DaemonConfig& config) const {
+        for (const auto& [key, node] : root) {
+            if (key == "state_directory") {
+                config.state_directory = read_state_directory(node);
+            } else if (key == "reactors") {
+                config.reactors = read_reactors(node);
+            } else if (key == "listen") {
+                config.listeners =
+                    read_listen(expect<toml::table>(node, "listen", "a table ([listen])"));
+            } else if (key == "storage") {
+                read_storage(expect<toml::table>(node, "storage", "a table ([storage])"), config);
+            } else if (key == "keys") {
+                read_keys(expect<toml::table>(node, "keys", "a table ([keys])"), config);
+            } else {
+                unknown_key(node, key.str(),
+                            "the top level takes state_directory, reactors and the tables "
+                            "[listen], [storage] and [keys]");
+            }
+        }
+    }
+
+  private:
+    fs::path read_state_directory(const toml::node& node) const {
+        const std::string& text =
+            expect<std::string>(node, "state_directory", "a string: an absolute path").get();
+        if (!fs::path(text).is_absolute()) {
+            fail(ConfigErrc::invalid_value, node,
+                 fmt::format("state_directory must be an absolute path, not \"{}\"", text));
+        }
+        return text;
+    }
+
+    unsigned read_reactors(const toml::node& node) const {
+        constexpr std::string_view range = "a whole number from 0 (one per online CPU) to 256";
+        const std::int64_t value = expect<std::int64_t>(node, "reactors", range).get();
+        if (value < 0 || value > max_reactors) {
+            fail(ConfigErrc::invalid_value, node,
+                 fmt::format("reactors is {}; it must be {}", value, range));
+        }
+        return static_cast<unsigned>(value);
+    }
+
+    std::vector<ListenAddress> read_listen(const toml::table& listen) const {
+        for (const auto& [key, node] : listen) {
+            if (key != "unix" && key != "tcp") {
+                unknown_key(node, fmt::format("listen.{}", key.str()),
+                            "[listen] takes unix and tcp");
+            }
+        }
+        // Tables iterate in key order; unix sockets first, as the file shows them.
+        std::vector<ListenAddress> listeners;
+        if (const toml::node* unix_paths = listen.get("unix")) {
+            read_addresses(*unix_paths, "listen.unix", "an absolute socket path",
+                           "[\"/run/hostcrypt/nbd.sock\"]", parse_unix_address, listeners);
+        }
+        if (const toml::node* tcp_addresses = listen.get("tcp")) {
+            read_addresses(*tcp_addresses, "listen.tcp", "HOST:PORT, [IPV6]:PORT or PORT",
+                           "[\"127.0.0.1:10809\"]", parse_tcp_address, listeners);
+        }
+        if (listeners.empty()) {
+            fail(ConfigErrc::invalid_value, listen,
+                 fmt::format("[listen] names no listener; give a unix path or a tcp address, "
+                             "or leave [listen] out for the default ({})",
+                             default_listener().to_string()));
+        }
+        return listeners;
+    }
+
+    void read_addresses(const toml::node& node, std::string_view key, std::string_view element,
+                        std::string_view example, ListenAddress (*parse)(std::string_view),
+                        std::vector<ListenAddress>& listeners) const {
+        const auto& array =
+            expect<toml::array>(node, key, fmt::format("an array of strings, like {}", example));
+        for (std::size_t i = 0; i < array.size(); ++i) {
+            const std::string name = fmt::format("{}[{}]", key, i);
+            const std::string& text =
+                expect<std::string>(array[i], name, fmt::format("a string: {}", element)).get();
+            try {
+                listeners.push_back(parse(text));
+            } catch (const ConfigError& error) {
+                fail(error.code(), array[i], fmt::format("{}: {}", name, error.what()));
+            }
+            if (std::count(listeners.begin(), listeners.end(), listeners.back()) > 1) {
+                fail(ConfigErrc::invalid_value, array[i],
+                     fmt::format("{}: {} is listed twice", name, listeners.back().to_string()));
+            }
+        }
+    }
+
+    void read_storage(const toml::table& storage, DaemonConfig& config) const {
+        for (const auto& [key, node] : storage) {
+            if (key == "direct_io") {
+                config.direct_io = expect<bool>(node, "storage.direct_io", "true or false").get();
+            } else if (key == "read_only") {
+                config.read_only = expect<bool>(node, "storage.read_only", "true or false").get();
+            } else {
+                unknown_key(node, fmt::format("storage.{}", key.str()),
+                            "[storage] takes direct_io and read_only");
+            }
+        }
+    }
+
+    void read_keys(const toml::table& keys, DaemonConfig& config) const {
+        for (const auto& [key, node] : keys) {
+            if (key == "platform_key_max_age") {
+                config.platform_key_max_age = read_max_age(node);
+            } else {
+                unknown_key(node, fmt::format("keys.{}", key.str()),
+                            "[keys] takes platform_key_max_age");
+            }
+        }
+    }
+
+    std::optional<std::chrono::seconds> read_max_age(const toml::node& node) const {
+        constexpr std::string_view key = "keys.platform_key_max_age";
+        const std::string& text =
+            expect<std::string>(node, key, "a string: a duration like \"90d\", or \"off\"").get();
+        if (text == "off") {
+            return std::nullopt;
+        }
+        try {
+            return parse_duration(text);
+        } catch (const Error& error) {
+            fail(ConfigErrc::invalid_value, node,
+                 fmt::format("{}: {}, or \"off\" to never rotate", key, error.what()));
+        }
+    }
+
+    std::string_view source_;
+};
+
+}  // namespace
+
+DaemonConfig parse_config(std::string_view toml_text, std::string_view source_name) {
+    toml::table root;
+    try {
+        root = toml::parse(toml_text, source_name);
+    } catch (const toml::parse_error& error) {
+        throw ConfigError(
+            ConfigErrc::syntax,
+            fmt::format("{}:{}:{}: not valid TOML: {}", source_name, error.source().begin.line,
+                        error.source().begin.column, error.description()));
+    }
+    DaemonConfig config;
+    FileReader(source_name).read_root(root, config);
+    if (config.listeners.empty()) {
+        config.listeners.push_back(default_listener());
+    }
+    return config;
+}
+
+DaemonConfig load_config_file(const fs::path& file) {
+    std::error_code ignored;  // any other trouble is reported by the read below
+    if (fs::status(file, ignored).type() == fs::file_type::not_found) {
+        throw ConfigError(ConfigErrc::not_found,
+                          fmt::format("config file {} does not exist", file.string()));
+    }
+    std::string text;
+    try {
+        text = read_text_file(file);
+    } catch (const Error& error) {
+        throw ConfigError(ConfigErrc::unreadable, fmt::format("config file: {}", error.what()));
+    }
+    DaemonConfig config = parse_config(text, file.string());
+    config.config_file = file;
+    return config;
+}
+
+}  // namespace hostcrypt::daemon

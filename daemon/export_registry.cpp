@@ -1,0 +1,68 @@
+#include "daemon/export_registry.hpp"
+
+#include <fmt/format.h>
+
+namespace hostcrypt::daemon {
+
+void ExportRegistry::add(std::shared_ptr<disk::ServedDisk> disk) {
+    std::lock_guard lock(mutex_);
+    disks_[disk->name()] = std::move(disk);
+}
+
+void ExportRegistry::remove(const std::string& name) {
+    std::lock_guard lock(mutex_);
+    disks_.erase(name);
+}
+
+bool ExportRegistry::contains(const std::string& name) const {
+    std::lock_guard lock(mutex_);
+    return disks_.find(name) != disks_.end();
+}
+
+std::shared_ptr<disk::ServedDisk> ExportRegistry::disk(std::string_view name) const {
+    std::lock_guard lock(mutex_);
+    auto found = disks_.find(name);
+    return found == disks_.end() ? nullptr : found->second;
+}
+
+std::vector<std::shared_ptr<disk::ServedDisk>> ExportRegistry::disks() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::shared_ptr<disk::ServedDisk>> result;
+    result.reserve(disks_.size());
+    for (const auto& [name, disk] : disks_) {
+        result.push_back(disk);
+    }
+    return result;
+}
+
+std::optional<nbd::ExportInfo> ExportRegistry::find(std::string_view name) const {
+    auto found = disk(name);
+    if (!found) {
+        return std::nullopt;
+    }
+    return export_info(*found);
+}
+
+std::vector<nbd::ExportInfo> ExportRegistry::list() const {
+    std::vector<nbd::ExportInfo> result;
+    for (const auto& disk : disks()) {
+        result.push_back(export_info(*disk));
+    }
+    return result;
+}
+
+nbd::ExportInfo ExportRegistry::export_info(const disk::ServedDisk& disk) {
+    nbd::ExportInfo info;
+    info.name = disk.name();
+    info.description = fmt::format("hostcrypt disk, {} encryption (set {}), {}-byte sectors",
+                                   keys::to_string(disk.header().set_type), disk.header().set_name,
+                                   disk.sector_size());
+    info.size = disk.size();
+    info.minimum_block = disk.sector_size();
+    info.preferred_block = nbd::preferred_block_size;
+    info.maximum_block = nbd::max_payload_size;
+    info.read_only = disk.read_only();
+    return info;
+}
+
+}  // namespace hostcrypt::daemon
