@@ -112,7 +112,7 @@ TEST_CASE_METHOD(CommandLineTest, "the default config file is read when it exist
     CHECK(loaded.platform_key_max_age == 30 * 24h);
 }
 
-TEST_CASE_METHOD(CommandLineTest, "--config names the file instead of the default",
+TEST_CASE_METHOD(CommandLineTest, "option --config names the file instead of the default",
                  "[command-line]") {
     write_file("etc-hostcryptd.toml", "reactors = 1\n");
     const fs::path file = write_file("mine.toml", "reactors = 2\n");
@@ -144,13 +144,14 @@ TEST_CASE_METHOD(CommandLineTest, "listeners on the command line replace the fil
     CHECK(listening_on(config({})) == "unix:/run/a.sock tcp:127.0.0.1:1");
 }
 
-TEST_CASE_METHOD(CommandLineTest, "--direct-io turns on what the file leaves off",
+TEST_CASE_METHOD(CommandLineTest, "option --direct-io turns on what the file leaves off",
                  "[command-line]") {
     CHECK(config({"--direct-io"}).direct_io);
     CHECK_FALSE(config({}).direct_io);
 }
 
-TEST_CASE_METHOD(CommandLineTest, "--read-only serves every export read-only", "[command-line]") {
+TEST_CASE_METHOD(CommandLineTest, "option --read-only serves every export read-only",
+                 "[command-line]") {
     CHECK(config({"--read-only"}).read_only);
     CHECK_FALSE(config({}).read_only);
 }
@@ -185,7 +186,8 @@ TEST_CASE_METHOD(CommandLineTest, "relative paths are taken from the current dir
     CHECK(listening_on(from_flags) == "unix:" + (fs::current_path() / "x.sock").string());
 }
 
-TEST_CASE_METHOD(CommandLineTest, "--help explains the precedence and exits 0", "[command-line]") {
+TEST_CASE_METHOD(CommandLineTest, "option --help explains the precedence and exits 0",
+                 "[command-line]") {
     CHECK(exit_code({"--help"}) == 0);
     const std::string help = out.str();
     for (const char* option : {"--config", "--state", "--unix", "--tcp", "--reactors",
@@ -198,7 +200,8 @@ TEST_CASE_METHOD(CommandLineTest, "--help explains the precedence and exits 0", 
     CHECK(err.str().empty());
 }
 
-TEST_CASE_METHOD(CommandLineTest, "--version prints the version and exits 0", "[command-line]") {
+TEST_CASE_METHOD(CommandLineTest, "option --version prints the version and exits 0",
+                 "[command-line]") {
     CHECK(exit_code({"--version"}) == 0);
     CHECK_THAT(out.str(), StartsWith("hostcryptd "));
 }
