@@ -8,9 +8,12 @@ packages=(
     # build
     g++ cmake ninja-build pkg-config
     libssl-dev liburing-dev libfmt-dev libnbd-dev libsystemd-dev
-    nlohmann-json3-dev libcli11-dev
-    # test
+    nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
+    # test: unit, cross-checks and the real NBD clients the daemon is driven by
     catch2 clang-format openssl python3 python3-cryptography
+    python3-libnbd libnbd-bin fio
+    # benchmark peers (bench/)
+    nbdkit qemu-utils
 )
 
 missing=()
