@@ -6,14 +6,17 @@
 
 namespace hostcrypt::daemon {
 
-io::Task<int> SectorIo::read(std::span<std::byte> sectors, std::uint64_t first_sector) {
-    const storage::RingBackend& backend = disk_.backend();
+namespace {
+
+// Repeats a read or write until `total` bytes are through: a short transfer
+// continues where it stopped, an empty one means the store ended early.
+// `prepare(sqe, done)` fills in the entry for the bytes after `done`.
+template <typename Prepare>
+io::Task<int> transfer_all(io::Reactor& reactor, std::size_t total, Prepare prepare) {
     std::size_t done = 0;
-    while (done < sectors.size()) {
-        const std::span<std::byte> rest = sectors.subspan(done);
-        const std::uint64_t at = position(first_sector) + done;
-        const int result = co_await io::on_ring(
-            reactor_, [&](io_uring_sqe* sqe) { backend.prepare_read(sqe, rest, at); });
+    while (done < total) {
+        const int result =
+            co_await io::on_ring(reactor, [&](io_uring_sqe* sqe) { prepare(sqe, done); });
         if (result < 0) {
             co_return result;
         }
@@ -25,23 +28,24 @@ io::Task<int> SectorIo::read(std::span<std::byte> sectors, std::uint64_t first_s
     co_return 0;
 }
 
+}  // namespace
+
+io::Task<int> SectorIo::read(std::span<std::byte> sectors, std::uint64_t first_sector) {
+    const storage::RingBackend& backend = disk_.backend();
+    const std::uint64_t at = position(first_sector);
+    co_return co_await transfer_all(reactor_, sectors.size(),
+                                    [&](io_uring_sqe* sqe, std::size_t done) {
+                                        backend.prepare_read(sqe, sectors.subspan(done), at + done);
+                                    });
+}
+
 io::Task<int> SectorIo::write(std::span<const std::byte> sectors, std::uint64_t first_sector) {
     const storage::RingBackend& backend = disk_.backend();
-    std::size_t done = 0;
-    while (done < sectors.size()) {
-        const std::span<const std::byte> rest = sectors.subspan(done);
-        const std::uint64_t at = position(first_sector) + done;
-        const int result = co_await io::on_ring(
-            reactor_, [&](io_uring_sqe* sqe) { backend.prepare_write(sqe, rest, at); });
-        if (result < 0) {
-            co_return result;
-        }
-        if (result == 0) {
-            co_return -EIO;
-        }
-        done += static_cast<std::size_t>(result);
-    }
-    co_return 0;
+    const std::uint64_t at = position(first_sector);
+    co_return co_await transfer_all(
+        reactor_, sectors.size(), [&](io_uring_sqe* sqe, std::size_t done) {
+            backend.prepare_write(sqe, sectors.subspan(done), at + done);
+        });
 }
 
 io::Task<int> SectorIo::flush() {
