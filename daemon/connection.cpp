@@ -146,8 +146,7 @@ io::Task<bool> Connection::transmit() {
                 } else if (received().empty()) {
                     log("{}: client closed the connection", label_);
                 } else {
-                    log("{}: closed: the client left in the middle of a request header",
-                        label_);
+                    log("{}: closed: the client left in the middle of a request header", label_);
                 }
                 co_return true;
             }

@@ -27,10 +27,17 @@ struct stat inspect(int fd, const std::string& name) {
 }  // namespace
 
 UniqueFd open_backing_file(const std::filesystem::path& path, int flags) {
-    UniqueFd fd = open_file(path, flags);
+    // O_NONBLOCK until the type is known: opening a fifo for reading would
+    // otherwise wait for a writer forever instead of being refused.
+    UniqueFd fd = open_file(path, flags | O_NONBLOCK);
     const struct stat st = inspect(fd.get(), path.string());
     if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
         throw Error(fmt::format("{} is neither a regular file nor a block device", path.string()));
+    }
+    const int status = ::fcntl(fd.get(), F_GETFL);
+    if ((flags & O_NONBLOCK) == 0 &&
+        (status < 0 || ::fcntl(fd.get(), F_SETFL, status & ~O_NONBLOCK) != 0)) {
+        throw Error(fmt::format("cannot configure {}: {}", path.string(), std::strerror(errno)));
     }
     return fd;
 }
