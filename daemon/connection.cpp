@@ -10,6 +10,7 @@
 #include "daemon/log.hpp"
 #include "daemon/requests.hpp"
 #include "io/ring_operation.hpp"
+#include "io/transfer.hpp"
 #include "nbd/handshake.hpp"
 #include "nbd/protocol.hpp"
 
@@ -258,35 +259,22 @@ io::Task<bool> Connection::receive_into(std::span<std::byte> destination) {
     const std::size_t buffered = std::min(destination.size(), received().size());
     std::memcpy(destination.data(), received().data(), buffered);
     received_begin_ += buffered;
-    std::size_t done = buffered;
-    while (done < destination.size()) {
-        std::byte* into = destination.data() + done;
-        const std::size_t want = destination.size() - done;
-        const int result = co_await io::on_ring(reactor_, [&](io_uring_sqe* sqe) {
-            io_uring_prep_recv(sqe, socket_.get(), into, want, MSG_WAITALL);
+    const std::span<std::byte> rest = destination.subspan(buffered);
+    const int result =
+        co_await io::transfer_all(reactor_, rest.size(), [&](io_uring_sqe* sqe, std::size_t done) {
+            io_uring_prep_recv(sqe, socket_.get(), rest.data() + done, rest.size() - done,
+                               MSG_WAITALL);
         });
-        if (result <= 0) {
-            co_return false;
-        }
-        done += static_cast<std::size_t>(result);
-    }
-    co_return true;
+    co_return result == 0;
 }
 
 io::Task<bool> Connection::send_all(std::span<const std::byte> bytes) {
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-        const std::byte* from = bytes.data() + done;
-        const std::size_t want = bytes.size() - done;
-        const int result = co_await io::on_ring(reactor_, [&](io_uring_sqe* sqe) {
-            io_uring_prep_send(sqe, socket_.get(), from, want, MSG_NOSIGNAL);
+    const int result =
+        co_await io::transfer_all(reactor_, bytes.size(), [&](io_uring_sqe* sqe, std::size_t done) {
+            io_uring_prep_send(sqe, socket_.get(), bytes.data() + done, bytes.size() - done,
+                               MSG_NOSIGNAL);
         });
-        if (result <= 0) {
-            co_return false;
-        }
-        done += static_cast<std::size_t>(result);
-    }
-    co_return true;
+    co_return result == 0;
 }
 
 crypto::CipherStack* Connection::cipher() noexcept {
