@@ -23,16 +23,8 @@ section=$(mktemp)
     echo "<!-- crypto-bench:end -->"
 } >"$section"
 
-readme=bench/README.md
-grep -q '<!-- crypto-bench:begin' "$readme" || {
-    echo "run-crypto-bench: $readme has no crypto-bench markers" >&2
-    exit 1
-}
-awk -v section="$section" '
-    /<!-- crypto-bench:begin/ { while ((getline line < section) > 0) print line; skip = 1; next }
-    /<!-- crypto-bench:end/ { skip = 0; next }
-    !skip { print }
-' "$readme" >"$readme.new"
-mv "$readme.new" "$readme"
+# shellcheck source=bench/lib/readme-section.sh
+source bench/lib/readme-section.sh
+replace_readme_section crypto-bench "$section" || exit 1
 rm -f "$section"
 echo "$table"

@@ -437,12 +437,8 @@ if ((!write_readme)); then
 elif ((!with_hostcrypt)); then
     say "not writing $readme: the table has no hostcrypt rows"
 else
-    grep -q '<!-- nbd-bench:begin' "$readme" || die "$readme has no nbd-bench markers"
-    awk -v section="$section" '
-        /<!-- nbd-bench:begin/ { while ((getline line < section) > 0) print line; skip = 1; next }
-        /<!-- nbd-bench:end/ { skip = 0; next }
-        !skip { print }
-    ' "$readme" >"$readme.new"
-    mv "$readme.new" "$readme"
+    # shellcheck source=bench/lib/readme-section.sh
+    source bench/lib/readme-section.sh
+    replace_readme_section nbd-bench "$section" || die "cannot write the table"
     say "wrote the table into $readme"
 fi
