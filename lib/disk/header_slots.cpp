@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "disk/disk_error.hpp"
+#include "storage/file_storage.hpp"
 
 namespace hostcrypt::disk {
 
@@ -54,6 +55,12 @@ std::array<SlotStatus, 2> inspect_header_slots(storage::Storage& storage, const 
         }
     }
     return status;
+}
+
+DiskHeader read_newest_header(const CatalogEntry& entry) {
+    const auto storage =
+        storage::FileStorage::open(entry.path, storage::FileStorage::Mode::read_only);
+    return read_newest_header(*storage, entry.name);
 }
 
 std::vector<DiskHeader> valid_header_slots(storage::Storage& storage, const std::string& disk) {

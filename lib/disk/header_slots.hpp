@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "disk/disk_catalog.hpp"
 #include "disk/disk_header.hpp"
 #include "storage/storage.hpp"
 
@@ -32,6 +33,8 @@ std::array<SlotStatus, 2> inspect_header_slots(storage::Storage& storage, const 
 // that best says why (a hostcrypt header that is damaged, of an unknown
 // version or truncated, before "not a hostcrypt disk").
 DiskHeader read_newest_header(storage::Storage& storage, const std::string& disk);
+// The same, for a catalog disk: opens its backing store read-only.
+DiskHeader read_newest_header(const CatalogEntry& entry);
 
 // The headers of the valid slots (zero, one or two), for work that must
 // consider the fallback copy too.

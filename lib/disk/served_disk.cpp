@@ -6,9 +6,10 @@
 
 namespace hostcrypt::disk {
 
-ServedDisk::ServedDisk(std::string name, DiskHeader header,
+ServedDisk::ServedDisk(CatalogEntry entry, DiskHeader header,
                        std::unique_ptr<storage::RingBackend> backend, DiskKeys keys, bool read_only)
-    : name_(std::move(name)),
+    : entry_(std::move(entry)),
+      name_(entry_.name),
       header_(std::move(header)),
       backend_(std::move(backend)),
       keys_(std::make_shared<const DiskKeys>(std::move(keys))),
@@ -35,7 +36,7 @@ std::shared_ptr<ServedDisk> ServedDisk::open(const CatalogEntry& entry,
     if (notice != nullptr && !direct_io_refused.empty()) {
         *notice = "O_DIRECT not used for " + entry.path.string() + ": " + direct_io_refused;
     }
-    return std::make_shared<ServedDisk>(entry.name, std::move(header), std::move(backend),
+    return std::make_shared<ServedDisk>(entry, std::move(header), std::move(backend),
                                         std::move(keys), options.read_only);
 }
 

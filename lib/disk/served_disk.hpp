@@ -1,10 +1,12 @@
 #pragma once
 
 // A persisted disk as the daemon serves it: its header (geometry), its
-// backing store opened for the data path, its current keys and the lock that
-// serializes partial-sector writes. One object per disk, shared by every
-// connection on every reactor; everything but the key slot and the range
-// lock is immutable after opening.
+// backing store opened for the data path, its current keys, the lock that
+// serializes partial-sector writes, and its counters. One object per disk,
+// shared by every connection on every reactor; everything but the key slot,
+// the range lock and the counters is immutable after opening. The header is
+// the one it was opened with: its geometry never changes, but its DEKs may
+// have been re-wrapped on disk since (read the header again for key versions).
 
 #include <cstdint>
 #include <filesystem>
@@ -12,6 +14,7 @@
 #include <string>
 
 #include "disk/disk_catalog.hpp"
+#include "disk/disk_counters.hpp"
 #include "disk/disk_header.hpp"
 #include "disk/key_slot.hpp"
 #include "disk/sector_range_lock.hpp"
@@ -27,7 +30,7 @@ struct ServeOptions {
 
 class ServedDisk {
   public:
-    ServedDisk(std::string name, DiskHeader header, std::unique_ptr<storage::RingBackend> backend,
+    ServedDisk(CatalogEntry entry, DiskHeader header, std::unique_ptr<storage::RingBackend> backend,
                DiskKeys keys, bool read_only);
 
     // Reads the newest header, checks the backing store's size, unwraps the
@@ -50,13 +53,17 @@ class ServedDisk {
     const storage::RingBackend& backend() const noexcept { return *backend_; }
     KeySlot& keys() noexcept { return keys_; }
     SectorRangeLock& partial_writes() noexcept { return partial_writes_; }
+    DiskCounters& counters() noexcept { return counters_; }
+    const CatalogEntry& entry() const noexcept { return entry_; }
 
   private:
+    CatalogEntry entry_;
     std::string name_;
     DiskHeader header_;
     std::unique_ptr<storage::RingBackend> backend_;
     KeySlot keys_;
     SectorRangeLock partial_writes_;
+    DiskCounters counters_;
     bool read_only_;
 };
 

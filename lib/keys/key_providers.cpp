@@ -38,7 +38,8 @@ KeyVault& KeyProviders::open_or_create_vault(const std::string& name) {
     check_name(name, "vault");
     auto& slot = vaults_[name];
     if (!slot) {
-        slot = LocalVault::open(state_directory_ / "vaults" / name, name, actor_, clock_);
+        slot = LocalVault::open(state_directory_ / "vaults" / name, name,
+                                LocalVault::ActorFunction([this] { return actor_; }), clock_);
     }
     return *slot;
 }

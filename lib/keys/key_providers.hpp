@@ -23,6 +23,10 @@ class KeyProviders {
                  ClockFunction clock = system_now);
     ~KeyProviders();
 
+    // Who the vault audit logs name from now on (a daemon sets it per call).
+    // Not thread-safe against concurrent vault operations.
+    void set_actor(std::string actor) { actor_ = std::move(actor); }
+
     PlatformKeyStore& platform();
     // Opens an existing vault; throws KeysError(not_found) if it does not exist.
     KeyVault& vault(const std::string& name);

@@ -102,7 +102,8 @@ KeysError error_for(const KeyHealth& health) {
 }  // namespace
 
 struct LocalVault::State {
-    State(fs::path directory_in, std::string vault_in, std::string actor_in, ClockFunction clock_in)
+    State(fs::path directory_in, std::string vault_in, LocalVault::ActorFunction actor_in,
+          ClockFunction clock_in)
         : directory(std::move(directory_in)),
           vault(std::move(vault_in)),
           actor(std::move(actor_in)),
@@ -114,7 +115,7 @@ struct LocalVault::State {
 
     const fs::path directory;
     const std::string vault;
-    const std::string actor;
+    const LocalVault::ActorFunction actor;
     const ClockFunction clock;
     const DirectoryLock lock;
     const SecureBytes master;
@@ -155,6 +156,13 @@ struct LocalVault::State {
 
     // The name must have passed check_name: it becomes a path.
     std::optional<KeyRecord> find(const std::string& name) const {
+        // A vault whose directory has gone (an unmounted share, a moved
+        // directory) cannot answer: that is not the same as a deleted key.
+        std::error_code ignored;  // any failure to look is "not there"
+        if (!fs::is_directory(keys_directory(), ignored)) {
+            throw keys_error(KeysErrc::storage, "vault {} cannot be reached: {} is not there",
+                             vault, keys_directory().string());
+        }
         const fs::path path = key_path(name);
         if (!file_exists(path)) {
             return std::nullopt;
@@ -253,7 +261,7 @@ struct LocalVault::State {
     void append_audit(const char* operation, const std::string& key, VersionOut version,
                       const std::string& result) const {
         const Json line = {{"time", format_utc(now())},
-                           {"actor", actor},
+                           {"actor", actor()},
                            {"vault", vault},
                            {"operation", operation},
                            {"key", key},
@@ -309,15 +317,21 @@ struct LocalVault::State {
 };
 
 std::unique_ptr<LocalVault> LocalVault::open(const fs::path& directory,
-                                             const std::string& vault_name,
-                                             const std::string& actor, ClockFunction clock) {
+                                             const std::string& vault_name, ActorFunction actor,
+                                             ClockFunction clock) {
     check_name(vault_name, "vault");
     auto state = as_storage_error([&] {
         ensure_private_directory(directory);
         ensure_private_directory(directory / "keys");
-        return std::make_unique<State>(directory, vault_name, actor, std::move(clock));
+        return std::make_unique<State>(directory, vault_name, std::move(actor), std::move(clock));
     });
     return std::unique_ptr<LocalVault>(new LocalVault(std::move(state)));
+}
+
+std::unique_ptr<LocalVault> LocalVault::open(const fs::path& directory,
+                                             const std::string& vault_name,
+                                             const std::string& actor, ClockFunction clock) {
+    return open(directory, vault_name, ActorFunction([actor] { return actor; }), std::move(clock));
 }
 
 LocalVault::LocalVault(std::unique_ptr<State> state) : state_(std::move(state)) {}

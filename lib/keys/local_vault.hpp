@@ -16,6 +16,7 @@
 // Thread safety: every method locks the vault's mutex.
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,10 +28,17 @@ namespace hostcrypt::keys {
 
 class LocalVault final : public KeyVault {
   public:
+    // Who the audit log names for an operation, asked at each operation: a
+    // daemon acts for whichever caller it serves at the time.
+    using ActorFunction = std::function<std::string()>;
+
     // Opens the vault in `directory`, creating it (and its master key) if
     // absent. `actor` is who the audit log names for operations through this
     // object. Throws KeysError(storage) if the directory or master key is
     // unsafe (group/other access, wrong owner) or corrupt.
+    static std::unique_ptr<LocalVault> open(const std::filesystem::path& directory,
+                                            const std::string& vault_name, ActorFunction actor,
+                                            ClockFunction clock = system_now);
     static std::unique_ptr<LocalVault> open(const std::filesystem::path& directory,
                                             const std::string& vault_name, const std::string& actor,
                                             ClockFunction clock = system_now);
