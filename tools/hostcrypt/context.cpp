@@ -6,34 +6,72 @@
 
 #include <fmt/format.h>
 
-#include "common/files.hpp"
+#include "control/control_error.hpp"
+#include "control/exit_codes.hpp"
+#include "control/methods.hpp"
 
 namespace hostcrypt::tools {
 
-void Context::open_state() {
-    if (lock_) {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Where hostcryptd.service puts its control socket (systemd/hostcryptd.service).
+const fs::path default_control_socket = "/run/hostcrypt/control.sock";
+
+}  // namespace
+
+Context::Context() = default;
+Context::~Context() = default;
+
+void Context::choose_backend() {
+    if (chosen_) {
         return;
     }
-    ensure_private_directory(state_directory);
-    lock_.emplace(state_directory);
-    providers_ = std::make_unique<keys::KeyProviders>(state_directory, actor());
-    sets_ = std::make_unique<keys::SetStore>(state_directory / "sets");
-    catalog_ = std::make_unique<disk::DiskCatalog>(state_directory / "disks");
+    chosen_ = true;
+    if (!control_socket.empty()) {
+        daemon_ = control::ControlClient::connect(control_socket);
+        if (!daemon_) {
+            throw control::ControlError(control::exit_unavailable, "daemon-unavailable",
+                                        fmt::format("no hostcryptd listens on {}", control_socket));
+        }
+        return;
+    }
+    if (!offline) {
+        // The daemon records its socket in the state directory it owns; a
+        // caller who may not read that directory (a reader or operator who
+        // is not root) finds the systemd service's socket instead.
+        std::optional<fs::path> socket = control::recorded_control_socket(state_directory);
+        if (!socket && !state_given) {
+            socket = default_control_socket;
+        }
+        if (socket) {
+            daemon_ = control::ControlClient::connect(*socket);
+        }
+    }
+    if (!daemon_) {
+        state_ = std::make_unique<control::StateDirectory>(state_directory, actor());
+    }
 }
 
-keys::KeyProviders& Context::providers() {
-    open_state();
-    return *providers_;
+bool Context::via_daemon() {
+    choose_backend();
+    return daemon_.has_value();
 }
 
-keys::SetStore& Context::sets() {
-    open_state();
-    return *sets_;
-}
-
-disk::DiskCatalog& Context::catalog() {
-    open_state();
-    return *catalog_;
+nlohmann::json Context::call(std::string_view method, const nlohmann::json& params,
+                             std::function<void(std::uint64_t, std::uint64_t)> progress) {
+    choose_backend();
+    if (daemon_) {
+        return daemon_->call(method, params);
+    }
+    const control::Method* found = control::find_method(method);
+    if (found == nullptr) {
+        throw control::ControlError(control::exit_failed, "failed",
+                                    fmt::format("no control method {}", method));
+    }
+    control::CallContext call{*state_, nullptr, std::move(progress)};
+    return control::invoke(*found, call, params);
 }
 
 void Context::print_json(const nlohmann::json& result) {

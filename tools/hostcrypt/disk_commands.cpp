@@ -8,13 +8,8 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
-#include "disk/disk.hpp"
-#include "disk/disk_error.hpp"
-#include "disk/header_slots.hpp"
 #include "exit_codes.hpp"
-#include "storage/file_storage.hpp"
 #include "text.hpp"
-#include "views.hpp"
 
 namespace hostcrypt::tools {
 
@@ -22,7 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using storage::FileStorage;
 
 // "[#########           ]  45%  450 MiB of 1 GiB" on a terminal, nothing otherwise.
 std::function<void(std::uint64_t, std::uint64_t)> progress_bar() {
@@ -40,13 +34,6 @@ std::function<void(std::uint64_t, std::uint64_t)> progress_bar() {
                                  percent, format_size(done), format_size(total))
                   << (done == total ? "\n" : "") << std::flush;
     };
-}
-
-json disk_view(const disk::CatalogEntry& entry, const disk::DiskHeader& header) {
-    json view = header_view(header);
-    view["name"] = entry.name;
-    view["path"] = entry.path.string();
-    return view;
 }
 
 void print_disk(const json& disk) {
@@ -79,11 +66,6 @@ void print_disk(const json& disk) {
     print_fields(fields);
 }
 
-disk::DiskHeader read_header(const disk::CatalogEntry& entry) {
-    const auto storage = FileStorage::open(entry.path, FileStorage::Mode::read_only);
-    return disk::read_newest_header(*storage, entry.name);
-}
-
 void add_create(CLI::App& parent, Context& context) {
     struct Arguments {
         std::string name, set, size, path;
@@ -102,57 +84,29 @@ void add_create(CLI::App& parent, Context& context) {
     command->add_flag("--preallocate", arguments->preallocate,
                       "write every sector now instead of creating a sparse file");
     command->callback([&context, arguments] {
-        const keys::EncryptionSet set = context.sets().get(arguments->set);
-        disk::DiskCatalog& catalog = context.catalog();
-        const fs::path path = arguments->path.empty()
-                                  ? catalog.default_backing_path(arguments->name)
-                                  : fs::path(arguments->path);
-        const bool taken = [&] {
-            try {
-                catalog.get(arguments->name);
-                return true;
-            } catch (const disk::DiskError& error) {
-                if (error.code() != disk::DiskErrc::not_found) {
-                    throw;
-                }
-                return false;
-            }
-        }();
-        if (taken) {
-            throw disk::DiskError(disk::DiskErrc::already_exists,
-                                  fmt::format("disk {} already exists", arguments->name));
+        json params{{"name", arguments->name},
+                    {"set", arguments->set},
+                    {"size", parse_size(arguments->size)},
+                    {"sector_size", arguments->sector_size},
+                    {"preallocate", arguments->preallocate}};
+        if (!arguments->path.empty()) {
+            // The daemon resolves paths from its own working directory.
+            params["path"] = fs::absolute(arguments->path).string();
         }
-        disk::CreateDiskOptions options;
-        options.size = parse_size(arguments->size);
-        options.sector_size = arguments->sector_size;
-        options.preallocate = arguments->preallocate;
-        options.progress = progress_bar();
-        const disk::DiskHeader header =
-            disk::Disk::create(path, arguments->name, options, set, context.providers());
-        const disk::CatalogEntry entry{arguments->name, fs::absolute(path), set.name, system_now()};
-        try {
-            catalog.add(entry);
-        } catch (...) {
-            fs::remove(path);
-            throw;
+        const json disk = context.call("disk.create", params, progress_bar());
+        context.emit(disk, print_disk);
+        if (disk.contains("not_served_because")) {
+            std::cerr << fmt::format("hostcrypt: disk {} was created but is not served: {}\n",
+                                     arguments->name,
+                                     disk.at("not_served_because").get<std::string>());
+            context.exit_code = exit_incomplete;
         }
-        context.emit(disk_view(entry, header), print_disk);
     });
 }
 
 void add_list(CLI::App& parent, Context& context) {
     parent.add_subcommand("list", "list disks")->callback([&context] {
-        json list = json::array();
-        for (const disk::CatalogEntry& entry : context.catalog().list()) {
-            try {
-                list.push_back(disk_view(entry, read_header(entry)));
-            } catch (const Error& error) {
-                list.push_back({{"name", entry.name},
-                                {"path", entry.path.string()},
-                                {"set", entry.set},
-                                {"error", error.what()}});
-            }
-        }
+        const json list = context.call("disk.list");
         context.emit(list, [](const json& disks) {
             std::vector<std::vector<std::string>> rows;
             for (const json& d : disks) {
@@ -175,11 +129,7 @@ void add_show(CLI::App& parent, Context& context) {
     CLI::App* command = parent.add_subcommand("show", "show a disk, its keys and their health");
     command->add_option("name", *name, "disk name")->required();
     command->callback([&context, name] {
-        const disk::CatalogEntry entry = context.catalog().get(*name);
-        const disk::DiskHeader header = read_header(entry);
-        json view = disk_view(entry, header);
-        view["health"] = health_view(disk::disk_key_health(header, context.providers()));
-        context.emit(view, print_disk);
+        context.emit(context.call("disk.show", {{"name", *name}}), print_disk);
     });
 }
 
@@ -192,21 +142,7 @@ void add_delete(CLI::App& parent, Context& context) {
     command->add_flag("--keep-backing", *keep,
                       "only forget the disk; leave its backing store untouched");
     command->callback([&context, name, keep] {
-        const disk::CatalogEntry entry = context.catalog().get(*name);
-        if (!*keep && fs::exists(entry.path)) {
-            // Zero both header slots before anything else: without its wrapped
-            // DEKs the ciphertext is unreadable (crypto-erase), also on block
-            // devices, which are not removed.
-            const auto storage = FileStorage::open(entry.path, FileStorage::Mode::read_write);
-            const std::vector<std::byte> zeros(2 * disk::header_slot_size);
-            storage->write_at(zeros, 0);
-            storage->sync();
-            if (fs::is_regular_file(entry.path)) {
-                fs::remove(entry.path);
-            }
-        }
-        context.catalog().remove(*name);
-        context.emit(json{{"name", *name}, {"deleted", true}, {"backing_kept", *keep}},
+        context.emit(context.call("disk.delete", {{"name", *name}, {"keep_backing", *keep}}),
                      [](const json& r) {
                          std::cout << fmt::format(
                              "disk {} deleted{}\n", r.at("name").get<std::string>(),
@@ -221,27 +157,7 @@ void add_check(CLI::App& parent, Context& context) {
         "check", "check both header copies, the backing size and that every key unwraps");
     command->add_option("name", *name, "disk name")->required();
     command->callback([&context, name] {
-        const disk::CatalogEntry entry = context.catalog().get(*name);
-        json problems = json::array();
-        json slots = json::array();
-        auto storage = FileStorage::open(entry.path, FileStorage::Mode::read_only);
-        for (const disk::SlotStatus& slot : disk::inspect_header_slots(*storage, entry.name)) {
-            slots.push_back(slot.valid ? json{{"valid", true}, {"sequence", slot.sequence}}
-                                       : json{{"valid", false}, {"problem", slot.problem}});
-            if (!slot.valid) {
-                problems.push_back("header copy damaged: " + slot.problem);
-            }
-        }
-        try {
-            const disk::Disk disk =
-                disk::Disk::open(std::move(storage), entry.name, context.providers());
-        } catch (const Error& error) {
-            problems.push_back(error.what());
-        }
-        const json result{{"disk", entry.name},
-                          {"header_copies", slots},
-                          {"problems", problems},
-                          {"ok", problems.empty()}};
+        const json result = context.call("disk.check", {{"name", *name}});
         context.emit(result, [](const json& r) {
             for (std::size_t i = 0; i < r.at("header_copies").size(); ++i) {
                 const json& slot = r.at("header_copies")[i];
@@ -257,7 +173,7 @@ void add_check(CLI::App& parent, Context& context) {
             std::cout << fmt::format("disk {}: {}\n", r.at("disk").get<std::string>(),
                                      r.at("ok").get<bool>() ? "ok" : "NOT OK");
         });
-        if (!problems.empty()) {
+        if (!result.at("ok").get<bool>()) {
             context.exit_code = exit_incomplete;
         }
     });

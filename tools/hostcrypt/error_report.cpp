@@ -3,92 +3,20 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "crypto/crypto_error.hpp"
-#include "disk/disk_error.hpp"
-#include "exit_codes.hpp"
-#include "keys/keys_error.hpp"
-#include "text.hpp"
+#include "control/control_error.hpp"
 
 namespace hostcrypt::tools {
 
-namespace {
-
-struct Classified {
-    int exit_code;
-    const char* kind;
-};
-
-Classified classify_keys(keys::KeysErrc code) {
-    using keys::KeysErrc;
-    switch (code) {
-        case KeysErrc::not_found:
-            return {exit_not_found, "not-found"};
-        case KeysErrc::already_exists:
-            return {exit_exists, "already-exists"};
-        case KeysErrc::key_unusable:
-            return {exit_key_unusable, "key-unusable"};
-        case KeysErrc::refused:
-            return {exit_refused, "refused"};
-        case KeysErrc::invalid_argument:
-            return {exit_usage, "invalid-argument"};
-        case KeysErrc::unwrap_failed:
-            return {exit_state_damaged, "unwrap-failed"};
-        case KeysErrc::storage:
-            return {exit_state_damaged, "state-damaged"};
-    }
-    return {exit_failed, "failed"};
-}
-
-Classified classify_disk(disk::DiskErrc code) {
-    using disk::DiskErrc;
-    switch (code) {
-        case DiskErrc::not_found:
-            return {exit_not_found, "not-found"};
-        case DiskErrc::already_exists:
-            return {exit_exists, "already-exists"};
-        case DiskErrc::key_unavailable:
-            return {exit_key_unusable, "key-unusable"};
-        case DiskErrc::invalid_argument:
-            return {exit_usage, "invalid-argument"};
-        case DiskErrc::io:
-            return {exit_failed, "io"};
-        default:  // every way a header or backing store can be wrong
-            return {exit_state_damaged, disk::to_string(code)};
-    }
-}
-
-Classified classify(const std::exception& error) {
-    if (const auto* keys_error = dynamic_cast<const keys::KeysError*>(&error)) {
-        return classify_keys(keys_error->code());
-    }
-    if (const auto* disk_error = dynamic_cast<const disk::DiskError*>(&error)) {
-        return classify_disk(disk_error->code());
-    }
-    if (dynamic_cast<const UsageError*>(&error) != nullptr) {
-        return {exit_usage, "usage"};
-    }
-    if (dynamic_cast<const crypto::CryptoError*>(&error) != nullptr) {
-        return {exit_failed, "crypto"};
-    }
-    if (dynamic_cast<const std::invalid_argument*>(&error) != nullptr ||
-        dynamic_cast<const std::out_of_range*>(&error) != nullptr) {
-        return {exit_usage, "invalid-argument"};  // e.g. std::stoul on a bad number
-    }
-    return {exit_failed, "failed"};
-}
-
-}  // namespace
-
 int report_error(const std::exception& error, const Context& context) {
-    const Classified classified = classify(error);
+    const control::ErrorClass classified = control::classify(error);
     std::cerr << "hostcrypt: " << error.what() << '\n';
     if (context.json_output) {
         Context::print_json({{"error",
                               {{"kind", classified.kind},
                                {"message", error.what()},
-                               {"exit_code", classified.exit_code}}}});
+                               {"exit_code", classified.code}}}});
     }
-    return classified.exit_code;
+    return classified.code;
 }
 
 }  // namespace hostcrypt::tools

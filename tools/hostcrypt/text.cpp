@@ -5,6 +5,9 @@
 #include <iostream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "keys/key_ref.hpp"
 
 namespace hostcrypt::tools {
 
@@ -55,19 +58,15 @@ std::string format_size(std::uint64_t bytes) {
                                       : fmt::format("{:.1f} {}", value, names[unit]);
 }
 
-std::optional<TimePoint> parse_optional_time(const std::string& text) {
+nlohmann::json parse_optional_time(const std::string& text) {
     if (text == "never" || text == "none") {
-        return std::nullopt;
+        return nullptr;
     }
     try {
-        return parse_utc(text);
+        return format_utc(parse_utc(text));
     } catch (const Error& error) {
         throw UsageError(error.what());
     }
-}
-
-nlohmann::json json_time(const std::optional<TimePoint>& time) {
-    return time ? nlohmann::json(format_utc(*time)) : nlohmann::json(nullptr);
 }
 
 void print_table(const std::vector<std::string>& header,
@@ -100,6 +99,54 @@ void print_fields(const std::vector<std::pair<std::string, std::string>>& fields
     for (const auto& [key, value] : fields) {
         std::cout << fmt::format("{:<{}}  {}\n", key + ":", width + 1, value);
     }
+}
+
+std::string set_key_text(const nlohmann::json& set) {
+    if (!set.contains("vault")) {
+        return "platform key";
+    }
+    const nlohmann::json& version = set.at("key_version");
+    return fmt::format("{}/{}@{}", set.at("vault").get<std::string>(),
+                       set.at("key").get<std::string>(),
+                       version.is_string() ? version.get<std::string>() : version.dump());
+}
+
+bool print_rewrap(const nlohmann::json& outcomes) {
+    bool all_ok = true;
+    if (outcomes.empty()) {
+        std::cout << "no disks to re-wrap\n";
+    }
+    for (const nlohmann::json& outcome : outcomes) {
+        const std::string disk = outcome.at("disk");
+        if (outcome.contains("error")) {
+            all_ok = false;
+            std::cout << fmt::format("disk {}: FAILED: {}\n", disk,
+                                     outcome.at("error").get<std::string>());
+        } else if (!outcome.at("changed").get<bool>()) {
+            std::cout << fmt::format("disk {}: already current\n", disk);
+        } else {
+            std::vector<std::string> changes;
+            for (std::size_t i = 0; i < outcome.at("before").size(); ++i) {
+                const keys::KeyRef before = outcome.at("before")[i];
+                const keys::KeyRef after = outcome.at("after")[i];
+                if (before != after) {
+                    changes.push_back(
+                        fmt::format("{} -> {}", keys::to_string(before), keys::to_string(after)));
+                }
+            }
+            std::cout << fmt::format("disk {}: re-wrapped {}\n", disk, fmt::join(changes, ", "));
+        }
+    }
+    return all_ok;
+}
+
+bool any_failed(const nlohmann::json& outcomes) {
+    for (const nlohmann::json& outcome : outcomes) {
+        if (outcome.contains("error")) {
+            return true;
+        }
+    }
+    return false;
 }
 
 }  // namespace hostcrypt::tools

@@ -4,12 +4,11 @@
 #include <memory>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "commands.hpp"
-#include "disk/rotation.hpp"
 #include "exit_codes.hpp"
 #include "text.hpp"
-#include "views.hpp"
 
 namespace hostcrypt::tools {
 
@@ -20,6 +19,8 @@ using nlohmann::json;
 struct KeyArguments {
     std::string vault = "local";
     std::string name;
+
+    json params() const { return {{"vault", vault}, {"name", name}}; }
 };
 
 std::string text_or(const json& value, const char* fallback) {
@@ -44,19 +45,21 @@ void print_key(const json& key) {
                   {"versions", fmt::format("{}", fmt::join(versions, ", "))}});
 }
 
-// Registers `verb` that takes a vault and key name, runs `action` on them and
-// prints the key that results.
-using KeyAction = std::function<keys::KeyInfo(keys::KeyVault&, const std::string&)>;
-void add_key_verb(CLI::App& key, Context& context, const std::string& verb,
-                  const std::string& description, KeyAction action) {
-    auto arguments = std::make_shared<KeyArguments>();
+CLI::App* add_key_command(CLI::App& key, const std::string& verb, const std::string& description,
+                          KeyArguments& arguments) {
     CLI::App* command = key.add_subcommand(verb, description);
-    command->add_option("name", arguments->name, "key name")->required();
-    command->add_option("--vault", arguments->vault, "vault name")->capture_default_str();
-    command->callback([&context, arguments, action] {
-        keys::KeyVault& vault = context.providers().vault(arguments->vault);
-        const json view = key_view(vault.vault_name(), action(vault, arguments->name));
-        context.emit(view, print_key);
+    command->add_option("name", arguments.name, "key name")->required();
+    command->add_option("--vault", arguments.vault, "vault name")->capture_default_str();
+    return command;
+}
+
+// Registers `verb`, which takes a vault and key name, calls vault.key.<verb>
+// and prints the key that results.
+void add_key_verb(CLI::App& key, Context& context, const std::string& verb,
+                  const std::string& description) {
+    auto arguments = std::make_shared<KeyArguments>();
+    add_key_command(key, verb, description, *arguments)->callback([&context, arguments, verb] {
+        context.emit(context.call("vault.key." + verb, arguments->params()), print_key);
     });
 }
 
@@ -84,15 +87,13 @@ void add_create(CLI::App& key, Context& context) {
     command->add_option("--not-before", arguments->not_before, "UTC time the key becomes valid");
     command->add_option("--expires", arguments->expires, "UTC time the key expires");
     command->callback([&context, arguments] {
-        keys::CreateKeyOptions options;
-        options.type = keys::parse_key_type(arguments->type);
-        options.retention_days = arguments->retention_days;
-        options.purge_protection = !arguments->no_purge_protection;
-        options.not_before = parse_optional_time(arguments->not_before);
-        options.expires = parse_optional_time(arguments->expires);
-        keys::KeyVault& vault = context.providers().open_or_create_vault(arguments->vault);
-        context.emit(key_view(vault.vault_name(), vault.create_key(arguments->name, options)),
-                     print_key);
+        json params = arguments->params();
+        params["type"] = arguments->type;
+        params["retention_days"] = arguments->retention_days;
+        params["purge_protection"] = !arguments->no_purge_protection;
+        params["not_before"] = parse_optional_time(arguments->not_before);
+        params["expires"] = parse_optional_time(arguments->expires);
+        context.emit(context.call("vault.key.create", params), print_key);
     });
 }
 
@@ -103,11 +104,8 @@ void add_list(CLI::App& key, Context& context) {
     command->add_option("--vault", *vault_name, "vault name")->capture_default_str();
     command->add_flag("--include-deleted", *include_deleted, "also list soft-deleted keys");
     command->callback([&context, vault_name, include_deleted] {
-        keys::KeyVault& vault = context.providers().vault(*vault_name);
-        json list = json::array();
-        for (const keys::KeyInfo& info : vault.list_keys(*include_deleted)) {
-            list.push_back(key_view(vault.vault_name(), info));
-        }
+        const json list = context.call(
+            "vault.key.list", {{"vault", *vault_name}, {"include_deleted", *include_deleted}});
         context.emit(list, [](const json& keys_view) {
             std::vector<std::vector<std::string>> rows;
             for (const json& k : keys_view) {
@@ -125,30 +123,22 @@ void add_list(CLI::App& key, Context& context) {
 
 void add_rotate(CLI::App& key, Context& context) {
     auto arguments = std::make_shared<KeyArguments>();
-    CLI::App* command = key.add_subcommand(
-        "rotate", "add a new key version and re-wrap the disks of sets that follow the latest");
-    command->add_option("name", arguments->name, "key name")->required();
-    command->add_option("--vault", arguments->vault, "vault name")->capture_default_str();
-    command->callback([&context, arguments] {
-        keys::KeyVault& vault = context.providers().vault(arguments->vault);
-        const keys::KeyInfo info = vault.rotate_key(arguments->name);
-        disk::Rotation rotation(context.catalog(), context.sets(), context.providers());
-        const json result{
-            {"key", key_view(vault.vault_name(), info)},
-            {"rewrapped", rewrap_view(rotation.rewrap_following(vault.vault_name(), info.name))}};
-        context.emit(result, [](const json& r) {
-            std::cout << fmt::format("key {}/{} is now at version {}\n",
-                                     r.at("key").at("vault").get<std::string>(),
-                                     r.at("key").at("name").get<std::string>(),
-                                     r.at("key").at("latest_version").get<std::uint32_t>());
-            print_rewrap(r.at("rewrapped"));
-        });
-        for (const json& outcome : result.at("rewrapped")) {
-            if (outcome.contains("error")) {
+    add_key_command(key, "rotate",
+                    "add a new key version and re-wrap the disks of sets that follow the latest",
+                    *arguments)
+        ->callback([&context, arguments] {
+            const json result = context.call("vault.key.rotate", arguments->params());
+            context.emit(result, [](const json& r) {
+                std::cout << fmt::format("key {}/{} is now at version {}\n",
+                                         r.at("key").at("vault").get<std::string>(),
+                                         r.at("key").at("name").get<std::string>(),
+                                         r.at("key").at("latest_version").get<std::uint32_t>());
+                print_rewrap(r.at("rewrapped"));
+            });
+            if (any_failed(result.at("rewrapped"))) {
                 context.exit_code = exit_incomplete;
             }
-        }
-    });
+        });
 }
 
 void add_expire(CLI::App& key, Context& context) {
@@ -157,36 +147,27 @@ void add_expire(CLI::App& key, Context& context) {
         std::string expires = "never";
     };
     auto arguments = std::make_shared<Arguments>();
-    CLI::App* command =
-        key.add_subcommand("expire", "set when a key is valid (omitted bounds are cleared)");
-    command->add_option("name", arguments->name, "key name")->required();
-    command->add_option("--vault", arguments->vault, "vault name")->capture_default_str();
+    CLI::App* command = add_key_command(
+        key, "expire", "set when a key is valid (omitted bounds are cleared)", *arguments);
     command->add_option("--expires", arguments->expires, "UTC time, or 'never'");
     command->add_option("--not-before", arguments->not_before, "UTC time, or 'none'");
     command->callback([&context, arguments] {
-        keys::KeyVault& vault = context.providers().vault(arguments->vault);
-        const keys::KeyInfo info =
-            vault.set_validity(arguments->name, parse_optional_time(arguments->not_before),
-                               parse_optional_time(arguments->expires));
-        context.emit(key_view(vault.vault_name(), info), print_key);
+        json params = arguments->params();
+        params["not_before"] = parse_optional_time(arguments->not_before);
+        params["expires"] = parse_optional_time(arguments->expires);
+        context.emit(context.call("vault.key.expire", params), print_key);
     });
 }
 
 void add_purge(CLI::App& key, Context& context) {
     auto arguments = std::make_shared<KeyArguments>();
-    CLI::App* command =
-        key.add_subcommand("purge", "destroy a soft-deleted key for good (no recovery)");
-    command->add_option("name", arguments->name, "key name")->required();
-    command->add_option("--vault", arguments->vault, "vault name")->capture_default_str();
-    command->callback([&context, arguments] {
-        context.providers().vault(arguments->vault).purge(arguments->name);
-        context.emit(json{{"vault", arguments->vault}, {"name", arguments->name}, {"purged", true}},
-                     [](const json& r) {
-                         std::cout
-                             << fmt::format("key {}/{} purged\n", r.at("vault").get<std::string>(),
-                                            r.at("name").get<std::string>());
-                     });
-    });
+    add_key_command(key, "purge", "destroy a soft-deleted key for good (no recovery)", *arguments)
+        ->callback([&context, arguments] {
+            context.emit(context.call("vault.key.purge", arguments->params()), [](const json& r) {
+                std::cout << fmt::format("key {}/{} purged\n", r.at("vault").get<std::string>(),
+                                         r.at("name").get<std::string>());
+            });
+        });
 }
 
 }  // namespace
@@ -198,18 +179,14 @@ void add_vault_commands(CLI::App& app, Context& context) {
     key->require_subcommand(1);
     add_create(*key, context);
     add_list(*key, context);
-    add_key_verb(*key, context, "show", "show a key and its versions",
-                 [](keys::KeyVault& v, const std::string& n) { return v.describe_key(n); });
+    add_key_verb(*key, context, "show", "show a key and its versions");
     add_rotate(*key, context);
-    add_key_verb(*key, context, "disable", "disable a key: disks under it stop opening",
-                 [](keys::KeyVault& v, const std::string& n) { return v.set_enabled(n, false); });
-    add_key_verb(*key, context, "enable", "enable a disabled key",
-                 [](keys::KeyVault& v, const std::string& n) { return v.set_enabled(n, true); });
+    add_key_verb(*key, context, "disable",
+                 "disable a key: disks under it stop serving after the grace period");
+    add_key_verb(*key, context, "enable", "enable a disabled key");
     add_expire(*key, context);
-    add_key_verb(*key, context, "delete", "soft-delete a key (recoverable during retention)",
-                 [](keys::KeyVault& v, const std::string& n) { return v.soft_delete(n); });
-    add_key_verb(*key, context, "recover", "recover a soft-deleted key",
-                 [](keys::KeyVault& v, const std::string& n) { return v.recover(n); });
+    add_key_verb(*key, context, "delete", "soft-delete a key (recoverable during retention)");
+    add_key_verb(*key, context, "recover", "recover a soft-deleted key");
     add_purge(*key, context);
 }
 

@@ -1,13 +1,6 @@
-#include "views.hpp"
+#include "control/views.hpp"
 
-#include <iostream>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-
-#include "text.hpp"
-
-namespace hostcrypt::tools {
+namespace hostcrypt::control {
 
 using nlohmann::json;
 
@@ -63,6 +56,13 @@ json header_view(const disk::DiskHeader& header) {
             {"header_sequence", header.sequence}};
 }
 
+json disk_view(const disk::CatalogEntry& entry, const disk::DiskHeader& header) {
+    json view = header_view(header);
+    view["name"] = entry.name;
+    view["path"] = entry.path.string();
+    return view;
+}
+
 json health_view(const std::vector<keys::KeyHealth>& layers) {
     json view = json::array();
     bool usable = true;
@@ -88,43 +88,8 @@ json rewrap_view(const std::vector<disk::RewrapOutcome>& outcomes) {
     return view;
 }
 
-std::string set_key_text(const json& set) {
-    if (!set.contains("vault")) {
-        return "platform key";
-    }
-    const json& version = set.at("key_version");
-    return fmt::format("{}/{}@{}", set.at("vault").get<std::string>(),
-                       set.at("key").get<std::string>(),
-                       version.is_string() ? version.get<std::string>() : version.dump());
+json json_time(const std::optional<TimePoint>& time) {
+    return time ? json(format_utc(*time)) : json(nullptr);
 }
 
-bool print_rewrap(const json& outcomes) {
-    bool all_ok = true;
-    if (outcomes.empty()) {
-        std::cout << "no disks to re-wrap\n";
-    }
-    for (const json& outcome : outcomes) {
-        const std::string disk = outcome.at("disk");
-        if (outcome.contains("error")) {
-            all_ok = false;
-            std::cout << fmt::format("disk {}: FAILED: {}\n", disk,
-                                     outcome.at("error").get<std::string>());
-        } else if (!outcome.at("changed").get<bool>()) {
-            std::cout << fmt::format("disk {}: already current\n", disk);
-        } else {
-            std::vector<std::string> changes;
-            for (std::size_t i = 0; i < outcome.at("before").size(); ++i) {
-                const keys::KeyRef before = outcome.at("before")[i];
-                const keys::KeyRef after = outcome.at("after")[i];
-                if (before != after) {
-                    changes.push_back(
-                        fmt::format("{} -> {}", keys::to_string(before), keys::to_string(after)));
-                }
-            }
-            std::cout << fmt::format("disk {}: re-wrapped {}\n", disk, fmt::join(changes, ", "));
-        }
-    }
-    return all_ok;
-}
-
-}  // namespace hostcrypt::tools
+}  // namespace hostcrypt::control

@@ -1,0 +1,168 @@
+// disk.create|list|show|delete|check
+
+#include <array>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+#include "control/control_error.hpp"
+#include "control/methods.hpp"
+#include "control/views.hpp"
+#include "disk/disk.hpp"
+#include "disk/disk_error.hpp"
+#include "disk/header_slots.hpp"
+#include "storage/file_storage.hpp"
+
+namespace hostcrypt::control {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using storage::FileStorage;
+
+bool in_catalog(disk::DiskCatalog& catalog, const std::string& name) {
+    try {
+        catalog.get(name);
+        return true;
+    } catch (const disk::DiskError& error) {
+        if (error.code() != disk::DiskErrc::not_found) {
+            throw;
+        }
+        return false;
+    }
+}
+
+json create(CallContext& call, Params& params) {
+    const std::string name = params.required_string("name");
+    const std::string set_name = params.required_string("set");
+    disk::CreateDiskOptions options;
+    options.size = params.required_uint("size");
+    options.sector_size = static_cast<std::uint32_t>(
+        std::min<std::uint64_t>(params.optional_uint("sector_size").value_or(4096), UINT32_MAX));
+    options.preallocate = params.bool_or("preallocate", false);
+    const std::optional<std::string> path_param = params.optional_string("path");
+    params.finish();
+    if (path_param && !fs::path(*path_param).is_absolute()) {
+        // Relative to what? The daemon's working directory is not the caller's.
+        throw invalid_params(fmt::format("path '{}' must be absolute", *path_param));
+    }
+    options.progress = call.progress;
+
+    const keys::EncryptionSet set = call.state.sets().get(set_name);
+    disk::DiskCatalog& catalog = call.state.catalog();
+    const fs::path path = path_param ? fs::path(*path_param) : catalog.default_backing_path(name);
+    if (in_catalog(catalog, name)) {
+        throw disk::DiskError(disk::DiskErrc::already_exists,
+                              fmt::format("disk {} already exists", name));
+    }
+    const disk::DiskHeader header =
+        disk::Disk::create(path, name, options, set, call.state.providers());
+    const disk::CatalogEntry entry{name, fs::absolute(path), set.name, system_now()};
+    try {
+        catalog.add(entry);
+    } catch (...) {
+        fs::remove(path);
+        throw;
+    }
+    json view = disk_view(entry, header);
+    if (call.daemon != nullptr) {
+        const std::string problem = call.daemon->disk_created(entry);
+        view["served"] = problem.empty();
+        if (!problem.empty()) {
+            view["not_served_because"] = problem;
+        }
+    }
+    return view;
+}
+
+json list(CallContext& call, Params& params) {
+    params.finish();
+    json result = json::array();
+    for (const disk::CatalogEntry& entry : call.state.catalog().list()) {
+        try {
+            result.push_back(disk_view(entry, disk::read_newest_header(entry)));
+        } catch (const Error& error) {
+            result.push_back({{"name", entry.name},
+                              {"path", entry.path.string()},
+                              {"set", entry.set},
+                              {"error", error.what()}});
+        }
+    }
+    return result;
+}
+
+json show(CallContext& call, Params& params) {
+    const std::string name = params.required_string("name");
+    params.finish();
+    const disk::CatalogEntry entry = call.state.catalog().get(name);
+    const disk::DiskHeader header = disk::read_newest_header(entry);
+    json view = disk_view(entry, header);
+    view["health"] = health_view(disk::disk_key_health(header, call.state.providers()));
+    return view;
+}
+
+json remove(CallContext& call, Params& params) {
+    const std::string name = params.required_string("name");
+    const bool keep = params.bool_or("keep_backing", false);
+    params.finish();
+    const disk::CatalogEntry entry = call.state.catalog().get(name);
+    if (call.daemon != nullptr) {
+        call.daemon->disk_deleting(name);
+    }
+    if (!keep && fs::exists(entry.path)) {
+        // Zero both header slots before anything else: without its wrapped
+        // DEKs the ciphertext is unreadable (crypto-erase), also on block
+        // devices, which are not removed.
+        const auto storage = FileStorage::open(entry.path, FileStorage::Mode::read_write);
+        const std::vector<std::byte> zeros(2 * disk::header_slot_size);
+        storage->write_at(zeros, 0);
+        storage->sync();
+        if (fs::is_regular_file(entry.path)) {
+            fs::remove(entry.path);
+        }
+    }
+    call.state.catalog().remove(name);
+    return {{"name", name}, {"deleted", true}, {"backing_kept", keep}};
+}
+
+json check(CallContext& call, Params& params) {
+    const std::string name = params.required_string("name");
+    params.finish();
+    const disk::CatalogEntry entry = call.state.catalog().get(name);
+    json problems = json::array();
+    json slots = json::array();
+    auto storage = FileStorage::open(entry.path, FileStorage::Mode::read_only);
+    for (const disk::SlotStatus& slot : disk::inspect_header_slots(*storage, entry.name)) {
+        slots.push_back(slot.valid ? json{{"valid", true}, {"sequence", slot.sequence}}
+                                   : json{{"valid", false}, {"problem", slot.problem}});
+        if (!slot.valid) {
+            problems.push_back("header copy damaged: " + slot.problem);
+        }
+    }
+    try {
+        const disk::Disk opened =
+            disk::Disk::open(std::move(storage), entry.name, call.state.providers());
+    } catch (const Error& error) {
+        problems.push_back(error.what());
+    }
+    const bool ok = problems.empty();
+    return {{"disk", entry.name}, {"header_copies", slots}, {"problems", problems}, {"ok", ok}};
+}
+
+const std::array table{
+    Method{"disk.create", Role::disk_operator, create},
+    Method{"disk.list", Role::reader, list},
+    Method{"disk.show", Role::reader, show},
+    Method{"disk.delete", Role::disk_operator, remove},
+    Method{"disk.check", Role::reader, check},
+};
+
+}  // namespace
+
+std::span<const Method> disk_methods() {
+    return table;
+}
+
+}  // namespace hostcrypt::control

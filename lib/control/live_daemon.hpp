@@ -1,0 +1,40 @@
+#pragma once
+
+// What a control method needs from a running daemon, beyond the state
+// directory: a disk created is served at once, a disk deleted stops being
+// served, a key change is checked at once, and status includes what only
+// the daemon knows. Offline there is no daemon and methods skip these steps.
+//
+// Every member is called on the daemon's control thread.
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "control/params.hpp"
+#include "disk/disk_catalog.hpp"
+
+namespace hostcrypt::control {
+
+class LiveDaemon {
+  public:
+    virtual ~LiveDaemon() = default;
+
+    // Serves a disk just added to the catalog. Returns an empty string, or
+    // why it could not be served (the disk stays in the catalog).
+    virtual std::string disk_created(const disk::CatalogEntry& entry) = 0;
+    // Stops serving a disk about to be deleted. Throws ControlError(refused)
+    // while clients are connected to it.
+    virtual void disk_deleting(const std::string& name) = 0;
+    // Keys or wrapped keys changed (rotation, enable, disable, ...): the key
+    // monitor checks every disk now instead of at its next interval.
+    virtual void keys_changed() = 0;
+
+    // {"daemon": {...}, "disks": {"<name>": {...}}}: the daemon's own state
+    // and, per served disk, key status, connections and counters.
+    virtual nlohmann::json live_status() = 0;
+    // Changes the key monitor's interval, grace and unreachable tolerance
+    // (for drills); returns the settings in force.
+    virtual nlohmann::json configure_monitor(Params& params) = 0;
+};
+
+}  // namespace hostcrypt::control
