@@ -49,6 +49,10 @@ struct Flags {
     bool no_direct_io = false;
     bool read_only = false;
     std::string platform_key_max_age;
+    std::string control_socket;
+    std::string key_check_interval;
+    std::string revocation_grace;
+    std::string unreachable_tolerance;
 };
 
 // What the options change, checked; each is set only if its option was given.
@@ -61,6 +65,10 @@ struct Overrides {
     std::optional<bool> read_only;
     bool platform_key_max_age_given = false;
     std::optional<std::chrono::seconds> platform_key_max_age;
+    std::optional<fs::path> control_socket;
+    std::optional<std::chrono::seconds> key_check_interval;
+    std::optional<std::chrono::seconds> revocation_grace;
+    std::optional<std::chrono::seconds> unreachable_tolerance;
 };
 
 // Relative paths are taken from the current directory, as a shell user means them.
@@ -77,6 +85,18 @@ void add_listener(std::vector<ListenAddress>& listeners, ListenAddress address,
         throw CLI::ValidationError(option, fmt::format("{} is given twice", address.to_string()));
     }
     listeners.push_back(std::move(address));
+}
+
+std::optional<std::chrono::seconds> duration_flag(const CLI::App& app, const char* option,
+                                                  const std::string& text) {
+    if (app.count(option) == 0) {
+        return std::nullopt;
+    }
+    try {
+        return parse_duration(text);
+    } catch (const Error& error) {
+        throw CLI::ValidationError(option, error.what());
+    }
 }
 
 // Throws CLI::ValidationError, so CLI11 reports a bad value like any other
@@ -125,6 +145,19 @@ Overrides overrides_of(const CLI::App& app, const Flags& flags) {
             }
         }
     }
+    if (given("--control")) {
+        try {
+            overrides.control_socket =
+                parse_unix_address(absolute_path(flags.control_socket, "--control").string()).path;
+        } catch (const ConfigError& error) {
+            throw CLI::ValidationError("--control", error.what());
+        }
+    }
+    overrides.key_check_interval =
+        duration_flag(app, "--key-check-interval", flags.key_check_interval);
+    overrides.revocation_grace = duration_flag(app, "--revocation-grace", flags.revocation_grace);
+    overrides.unreachable_tolerance =
+        duration_flag(app, "--unreachable-tolerance", flags.unreachable_tolerance);
     return overrides;
 }
 
@@ -180,6 +213,19 @@ std::variant<DaemonConfig, ExitRequest> parse_command_line(
                    "rotate the platform key once its newest version is this old: a whole "
                    "number with s, m, h or d, or off (default 90d)")
         ->type_name("DURATION|off");
+    app.add_option("--control", flags.control_socket,
+                   "the control socket (default /run/hostcrypt/control.sock)")
+        ->type_name("PATH");
+    app.add_option("--key-check-interval", flags.key_check_interval,
+                   "ask key providers about the disks' keys this often (default 60s)")
+        ->type_name("DURATION");
+    app.add_option("--revocation-grace", flags.revocation_grace,
+                   "keep serving a disk this long after its key became unusable (default 1h)")
+        ->type_name("DURATION");
+    app.add_option("--unreachable-tolerance", flags.unreachable_tolerance,
+                   "keep serving a disk this long while its key provider cannot be reached "
+                   "(default 4h)")
+        ->type_name("DURATION");
 
     Overrides overrides;
     try {
@@ -206,6 +252,12 @@ std::variant<DaemonConfig, ExitRequest> parse_command_line(
     if (overrides.platform_key_max_age_given) {
         config.platform_key_max_age = overrides.platform_key_max_age;
     }
+    config.control.socket = overrides.control_socket.value_or(config.control.socket);
+    KeyMonitorConfig& monitor = config.key_monitor;
+    monitor.check_interval = overrides.key_check_interval.value_or(monitor.check_interval);
+    monitor.revocation_grace = overrides.revocation_grace.value_or(monitor.revocation_grace);
+    monitor.unreachable_tolerance =
+        overrides.unreachable_tolerance.value_or(monitor.unreachable_tolerance);
     return config;
 }
 

@@ -18,137 +18,6 @@ namespace hostcrypt::daemon {
 
 namespace fs = std::filesystem;
 
-const char* to_string(ConfigErrc code) noexcept {
-    switch (code) {
-        case ConfigErrc::not_found:
-            return "not-found";
-        case ConfigErrc::unreadable:
-            return "unreadable";
-        case ConfigErrc::syntax:
-            return "syntax";
-        case ConfigErrc::unknown_key:
-            return "unknown-key";
-        case ConfigErrc::wrong_type:
-            return "wrong-type";
-        case ConfigErrc::invalid_value:
-            return "invalid-value";
-    }
-    return "unknown";
-}
-
-ListenAddress ListenAddress::unix_socket(fs::path path) {
-    ListenAddress address;
-    address.kind = Kind::unix_socket;
-    address.path = std::move(path);
-    return address;
-}
-
-ListenAddress ListenAddress::tcp(std::string host, std::uint16_t port) {
-    ListenAddress address;
-    address.kind = Kind::tcp;
-    address.host = std::move(host);
-    address.port = port;
-    return address;
-}
-
-std::string ListenAddress::to_string() const {
-    if (kind == Kind::unix_socket) {
-        return "unix:" + path.string();
-    }
-    if (host.find(':') != std::string::npos) {
-        return fmt::format("tcp:[{}]:{}", host, port);
-    }
-    return fmt::format("tcp:{}:{}", host, port);
-}
-
-ListenAddress default_listener() {
-    return ListenAddress::unix_socket("/run/hostcrypt/nbd.sock");
-}
-
-namespace {
-
-[[noreturn]] void invalid_tcp(std::string_view text, std::string_view why) {
-    throw ConfigError(ConfigErrc::invalid_value,
-                      fmt::format("\"{}\" is not a TCP address to listen on: {}; write "
-                                  "HOST:PORT, [IPV6]:PORT, or PORT alone for 127.0.0.1:PORT",
-                                  text, why));
-}
-
-std::uint16_t parse_port(std::string_view whole, std::string_view port) {
-    unsigned value = 0;
-    const std::from_chars_result parsed =
-        std::from_chars(port.data(), port.data() + port.size(), value);
-    if (port.empty() || parsed.ptr != port.data() + port.size()) {
-        invalid_tcp(whole, fmt::format("the port \"{}\" is not a number", port));
-    }
-    if (parsed.ec == std::errc::result_out_of_range || value == 0 || value > 65535) {
-        invalid_tcp(whole, fmt::format("the port {} is not from 1 to 65535", port));
-    }
-    return static_cast<std::uint16_t>(value);
-}
-
-bool is_ip_address(int family, const std::string& host) {
-    unsigned char address[sizeof(in6_addr)];
-    return ::inet_pton(family, host.c_str(), address) == 1;
-}
-
-}  // namespace
-
-ListenAddress parse_tcp_address(std::string_view text) {
-    if (text.empty()) {
-        invalid_tcp(text, "it is empty");
-    }
-    if (text.find_first_not_of("0123456789") == std::string_view::npos) {
-        return ListenAddress::tcp("127.0.0.1", parse_port(text, text));
-    }
-    std::string host;
-    std::string_view port;
-    if (text.starts_with('[')) {
-        const std::size_t close = text.find(']');
-        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-            invalid_tcp(text, "an IPv6 address in brackets must be followed by :PORT");
-        }
-        host = text.substr(1, close - 1);
-        port = text.substr(close + 2);
-        if (!is_ip_address(AF_INET6, host)) {
-            invalid_tcp(text, fmt::format("{} is not an IPv6 address", host));
-        }
-    } else {
-        const std::size_t colon = text.rfind(':');
-        if (colon == std::string_view::npos) {
-            invalid_tcp(text, "there is no port");
-        }
-        host = text.substr(0, colon);
-        port = text.substr(colon + 1);
-        if (host.find(':') != std::string::npos) {
-            invalid_tcp(text, "an IPv6 address needs brackets, like [::1]:10809");
-        }
-        if (!is_ip_address(AF_INET, host)) {
-            invalid_tcp(text, fmt::format("{} is not an IPv4 address (host names are not "
-                                          "accepted, so the address never depends on DNS)",
-                                          host.empty() ? "an empty host" : host));
-        }
-    }
-    return ListenAddress::tcp(std::move(host), parse_port(text, port));
-}
-
-ListenAddress parse_unix_address(std::string_view text) {
-    // sun_path holds the path and its terminating NUL.
-    constexpr std::size_t max_length = sizeof(sockaddr_un::sun_path) - 1;
-    const fs::path path(text);
-    if (!path.is_absolute()) {
-        throw ConfigError(ConfigErrc::invalid_value,
-                          fmt::format("\"{}\" is not an absolute socket path", text));
-    }
-    if (text.size() > max_length) {
-        throw ConfigError(ConfigErrc::invalid_value,
-                          fmt::format("the socket path \"{}\" is {} bytes long; a unix socket "
-                                      "path can have at most {}",
-                                      text, text.size(), max_length));
-    }
-    return ListenAddress::unix_socket(path);
-}
-
 namespace {
 
 std::string_view type_name(const toml::node& node) {
@@ -215,10 +84,13 @@ class FileReader {
                 read_storage(expect<toml::table>(node, "storage", "a table ([storage])"), config);
             } else if (key == "keys") {
                 read_keys(expect<toml::table>(node, "keys", "a table ([keys])"), config);
+            } else if (key == "control") {
+                read_control(expect<toml::table>(node, "control", "a table ([control])"),
+                             config.control);
             } else {
                 unknown_key(node, key.str(),
                             "the top level takes state_directory, reactors and the tables "
-                            "[listen], [storage] and [keys]");
+                            "[listen], [storage], [keys] and [control]");
             }
         }
     }
@@ -305,13 +177,93 @@ class FileReader {
     }
 
     void read_keys(const toml::table& keys, DaemonConfig& config) const {
+        KeyMonitorConfig& monitor = config.key_monitor;
         for (const auto& [key, node] : keys) {
             if (key == "platform_key_max_age") {
                 config.platform_key_max_age = read_max_age(node);
+            } else if (key == "check_interval") {
+                monitor.check_interval = read_duration(node, "keys.check_interval");
+            } else if (key == "revocation_grace") {
+                monitor.revocation_grace = read_duration(node, "keys.revocation_grace");
+            } else if (key == "unreachable_tolerance") {
+                monitor.unreachable_tolerance = read_duration(node, "keys.unreachable_tolerance");
             } else {
                 unknown_key(node, fmt::format("keys.{}", key.str()),
-                            "[keys] takes platform_key_max_age");
+                            "[keys] takes platform_key_max_age, check_interval, "
+                            "revocation_grace and unreachable_tolerance");
             }
+        }
+    }
+
+    std::chrono::seconds read_duration(const toml::node& node, std::string_view key) const {
+        const std::string& text =
+            expect<std::string>(node, key, "a string: a duration like \"60s\" or \"1h\"").get();
+        try {
+            return parse_duration(text);
+        } catch (const Error& error) {
+            fail(ConfigErrc::invalid_value, node, fmt::format("{}: {}", key, error.what()));
+        }
+    }
+
+    void read_control(const toml::table& control, ControlConfig& config) const {
+        for (const auto& [key, node] : control) {
+            if (key == "socket") {
+                const std::string& text =
+                    expect<std::string>(node, "control.socket", "a string: an absolute path").get();
+                config.socket =
+                    checked(node, "control.socket", [&] { return parse_unix_address(text).path; });
+            } else if (key == "group") {
+                const std::string& text =
+                    expect<std::string>(node, "control.group", "a string: a group name").get();
+                config.socket_group = checked(node, "control.group", [&] {
+                    return parse_principal(text.find(':') == std::string::npos ? "group:" + text
+                                                                               : text);
+                });
+                if (config.socket_group->kind != Principal::Kind::group) {
+                    fail(ConfigErrc::invalid_value, node, "control.group must name a group");
+                }
+            } else if (key == "roles") {
+                config.grants = read_roles(expect<toml::table>(node, "control.roles", "a table"));
+            } else {
+                unknown_key(node, fmt::format("control.{}", key.str()),
+                            "[control] takes socket, group and the table [control.roles]");
+            }
+        }
+    }
+
+    std::vector<RoleGrant> read_roles(const toml::table& roles) const {
+        std::vector<RoleGrant> grants;
+        for (const auto& [key, node] : roles) {
+            const std::string name = fmt::format("control.roles.{}", key.str());
+            std::string role_name(key.str());
+            std::replace(role_name.begin(), role_name.end(), '_', '-');
+            const std::optional<control::Role> role = control::parse_role(role_name);
+            if (!role) {
+                unknown_key(node, name,
+                            "[control.roles] takes reader, operator and crypto_officer");
+            }
+            const auto& array = expect<toml::array>(
+                node, name, "an array of principals, like [\"group:hostcrypt\"]");
+            for (std::size_t i = 0; i < array.size(); ++i) {
+                const std::string element = fmt::format("{}[{}]", name, i);
+                const std::string& text =
+                    expect<std::string>(array[i], element, "a string: user:NAME or group:NAME")
+                        .get();
+                grants.push_back(
+                    {*role, checked(array[i], element, [&] { return parse_principal(text); })});
+            }
+        }
+        return grants;
+    }
+
+    // Runs a parser that throws ConfigError and reports its error at `node`.
+    template <typename Parse>
+    auto checked(const toml::node& node, std::string_view key, Parse&& parse) const
+        -> decltype(parse()) {
+        try {
+            return parse();
+        } catch (const ConfigError& error) {
+            fail(error.code(), node, fmt::format("{}: {}", key, error.what()));
         }
     }
 

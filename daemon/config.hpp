@@ -14,61 +14,33 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "daemon/authorization.hpp"
+#include "daemon/config_error.hpp"
+#include "daemon/listen_address.hpp"
 
 namespace hostcrypt::daemon {
 
-enum class ConfigErrc {
-    not_found,      // the named config file does not exist
-    unreadable,     // it exists but cannot be read
-    syntax,         // it is not TOML
-    unknown_key,    // a key this version does not know (often a typo)
-    wrong_type,     // a string where a number belongs, and so on
-    invalid_value,  // the right type, but out of range or malformed
+// The control socket (docs/control-api.md) and who may use it.
+struct ControlConfig {
+    std::filesystem::path socket = "/run/hostcrypt/control.sock";
+    // The group that owns the socket (mode 0660); nullopt: the daemon's own.
+    std::optional<Principal> socket_group;
+    std::vector<RoleGrant> grants;
+
+    bool operator==(const ControlConfig&) const = default;
 };
 
-const char* to_string(ConfigErrc code) noexcept;
+// How often the daemon asks key providers about the keys its disks use, and
+// how long it keeps serving when a key becomes unusable or unreachable.
+struct KeyMonitorConfig {
+    std::chrono::seconds check_interval{60};
+    // A disabled, expired or deleted key: the disks keep serving this long.
+    std::chrono::seconds revocation_grace{3600};
+    // A provider that cannot be asked: not a revocation, but not forever.
+    std::chrono::seconds unreachable_tolerance{std::chrono::hours(4)};
 
-// Every message names where the setting came from (file and line, or the
-// command-line option), the key, and what is expected instead.
-class ConfigError : public Error {
-  public:
-    ConfigError(ConfigErrc code, const std::string& message) : Error(message), code_(code) {}
-    ConfigErrc code() const noexcept { return code_; }
-
-  private:
-    ConfigErrc code_;
+    bool operator==(const KeyMonitorConfig&) const = default;
 };
-
-struct ListenAddress {
-    enum class Kind { unix_socket, tcp };
-
-    Kind kind = Kind::unix_socket;
-    std::filesystem::path path;  // unix_socket: absolute
-    std::string host;            // tcp: an IP address, IPv6 without brackets ("::1")
-    std::uint16_t port = 0;      // tcp: 1 to 65535
-
-    static ListenAddress unix_socket(std::filesystem::path path);
-    static ListenAddress tcp(std::string host, std::uint16_t port);
-
-    // "unix:/run/hostcrypt/nbd.sock", "tcp:127.0.0.1:10809", "tcp:[::1]:10809"
-    std::string to_string() const;
-    bool operator==(const ListenAddress&) const = default;
-};
-
-// Listening addresses as users write them, shared by the file and the flags.
-// Each throws ConfigError(invalid_value) saying what is wrong with `text`;
-// callers prefix where it came from.
-//
-// "HOST:PORT", "[IPV6]:PORT" or "PORT". A bare port listens on 127.0.0.1:
-// serving disks to the network is a decision, so it takes an explicit
-// 0.0.0.0 or [::]. Hosts are IP addresses, never names, so what the daemon
-// binds does not depend on DNS.
-ListenAddress parse_tcp_address(std::string_view text);
-// An absolute path that fits in sockaddr_un.
-ListenAddress parse_unix_address(std::string_view text);
-
-// unix:/run/hostcrypt/nbd.sock, where the daemon listens when told nowhere else.
-ListenAddress default_listener();
 
 struct DaemonConfig {
     std::filesystem::path state_directory = "/var/lib/hostcrypt";
@@ -84,6 +56,8 @@ struct DaemonConfig {
     // Rotate the platform key once its newest version is this old (and
     // re-wrap the platform layers); nullopt = never.
     std::optional<std::chrono::seconds> platform_key_max_age = std::chrono::hours(24) * 90;
+    KeyMonitorConfig key_monitor;
+    ControlConfig control;
     // The file the settings were read from, for the daemon's log; empty if none.
     std::filesystem::path config_file;
 

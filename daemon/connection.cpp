@@ -54,6 +54,9 @@ Connection::Connection(io::Reactor& reactor, ConnectionSet& set, UniqueFd socket
 }
 
 Connection::~Connection() {
+    if (disk_) {
+        disk_->counters().connections.fetch_sub(1, std::memory_order_relaxed);
+    }
     set_.remove(*this);
     reactor_.release();
 }
@@ -126,7 +129,7 @@ io::Task<bool> Connection::negotiate() {
     }
     export_ = handshake->chosen_export();
     structured_replies_ = handshake->structured_replies();
-    disk_ = exports_.disk(export_.name);
+    disk_ = exports_.attach(export_.name);
     if (!disk_) {
         log("{}: closed: export {} was removed during the handshake", label_, export_.name);
         co_return false;
@@ -303,6 +306,18 @@ void Connection::request_done(std::size_t charged_bytes) noexcept {
 
 void ConnectionSet::remove(Connection& connection) noexcept {
     std::erase(connections_, &connection);
+}
+
+void Connection::refresh_cipher() noexcept {
+    if (disk_) {
+        cipher();
+    }
+}
+
+void ConnectionSet::refresh_ciphers() noexcept {
+    for (Connection* connection : connections_) {
+        connection->refresh_cipher();
+    }
 }
 
 void ConnectionSet::stop_receiving_all() noexcept {

@@ -51,6 +51,10 @@ class Connection {
     // Stops taking requests: those in flight finish and are answered, then
     // the connection closes. For daemon shutdown.
     void stop_receiving() noexcept;
+    // Builds or drops the cipher now if the disk's keys changed, rather than
+    // at the next request: after a revocation, an idle connection must not
+    // keep expanded keys in memory.
+    void refresh_cipher() noexcept;
 
     // For the request coroutines.
     io::Reactor& reactor() noexcept { return reactor_; }
@@ -105,12 +109,14 @@ class Connection {
     std::uint64_t cipher_generation_ = 0;
 };
 
-// The connections of one reactor, for shutdown. Reactor thread only.
+// The connections of one reactor, for shutdown and key changes. Reactor
+// thread only.
 class ConnectionSet {
   public:
     void add(Connection& connection) { connections_.push_back(&connection); }
     void remove(Connection& connection) noexcept;
     void stop_receiving_all() noexcept;
+    void refresh_ciphers() noexcept;
     std::size_t size() const noexcept { return connections_.size(); }
 
   private:

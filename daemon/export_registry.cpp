@@ -14,6 +14,28 @@ void ExportRegistry::remove(const std::string& name) {
     disks_.erase(name);
 }
 
+std::shared_ptr<disk::ServedDisk> ExportRegistry::attach(std::string_view name) const {
+    std::lock_guard lock(mutex_);
+    auto found = disks_.find(name);
+    if (found == disks_.end()) {
+        return nullptr;
+    }
+    disk::DiskCounters::add(found->second->counters().connections);
+    return found->second;
+}
+
+std::shared_ptr<disk::ServedDisk> ExportRegistry::remove_unused(const std::string& name) {
+    std::lock_guard lock(mutex_);
+    auto found = disks_.find(name);
+    if (found == disks_.end() ||
+        disk::DiskCounters::read(found->second->counters().connections) != 0) {
+        return nullptr;
+    }
+    std::shared_ptr<disk::ServedDisk> removed = std::move(found->second);
+    disks_.erase(found);
+    return removed;
+}
+
 bool ExportRegistry::contains(const std::string& name) const {
     std::lock_guard lock(mutex_);
     return disks_.find(name) != disks_.end();

@@ -6,7 +6,7 @@
 // connections already using it.
 //
 // Thread safety: every member may be called from any thread (reactors look
-// up exports while the main thread reloads). Only handshakes and reloads
+// up exports while the control thread adds and removes them). Only handshakes and reloads
 // take the lock, never requests.
 
 #include <map>
@@ -28,6 +28,13 @@ class ExportRegistry final : public nbd::ExportDirectory {
     void remove(const std::string& name);
     bool contains(const std::string& name) const;
     std::shared_ptr<disk::ServedDisk> disk(std::string_view name) const;
+    // A connection starts using the disk: counts it (the caller uncounts it
+    // when it closes) under the same lock that remove_unused takes, so a disk
+    // is never removed as unused while a handshake is taking it.
+    std::shared_ptr<disk::ServedDisk> attach(std::string_view name) const;
+    // Removes the export if no connection uses it and returns its disk; null
+    // if it is in use or not there.
+    std::shared_ptr<disk::ServedDisk> remove_unused(const std::string& name);
     std::vector<std::shared_ptr<disk::ServedDisk>> disks() const;
 
     std::optional<nbd::ExportInfo> find(std::string_view name) const override;

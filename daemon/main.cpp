@@ -1,21 +1,27 @@
 // hostcryptd: serves the encrypted disks of a state directory over NBD.
 //
-// The main thread parses the configuration, starts the server and then only
-// waits for signals: SIGHUP reloads the catalog, SIGTERM and SIGINT stop the
-// daemon gracefully (exit 0). Everything else happens on reactor threads.
+// The main thread parses the configuration, starts the control plane and the
+// server and then only waits for signals: SIGHUP reloads the catalog,
+// SIGTERM and SIGINT stop the daemon gracefully (exit 0). The data path runs
+// on reactor threads, control calls and key checks on the control thread.
 
 #include <cerrno>
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <optional>
 #include <signal.h>
 #include <string>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <variant>
 
+#include <fmt/format.h>
+
 #include "daemon/command_line.hpp"
+#include "daemon/control_plane.hpp"
 #include "daemon/log.hpp"
+#include "daemon/notify.hpp"
 #include "daemon/server.hpp"
 
 namespace {
@@ -54,44 +60,50 @@ std::string listener_list(const hostcrypt::daemon::DaemonConfig& config) {
     return text;
 }
 
+void report_notify_failure(std::error_code error) {
+    if (error) {
+        log("warning: cannot notify systemd: {}", error.message());
+    }
+}
+
 int serve(const hostcrypt::daemon::DaemonConfig& config) {
+    using namespace hostcrypt::daemon;
     const sigset_t signals = handled_signals();
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
     protect_key_memory();
 
-    hostcrypt::daemon::Server server(config);
+    Server server(config);
+    std::optional<ControlPlane> control;
     try {
+        control.emplace(config, server);
+        control->load_catalog();
         server.start();
+        control->start();
     } catch (const std::exception& error) {
         log("cannot start: {}", error.what());
         return 1;
     }
-    log("ready: serving {} export(s) from {} on {}", server.export_count(),
-        config.state_directory.string(), listener_list(config));
+    const std::string ready =
+        fmt::format("serving {} export(s) from {} on {}", control->served_count(),
+                    config.state_directory.string(), listener_list(config));
+    log("ready: {}; control socket {}", ready, config.control.socket.string());
+    report_notify_failure(notify_ready(ready));
 
-    server.rotate_platform_key_if_due();
     for (;;) {
-        // Wakes for a signal, or hourly to check the platform key's age.
-        const timespec check_interval{3600, 0};
-        const int signal_number = sigtimedwait(&signals, nullptr, &check_interval);
+        const int signal_number = sigwaitinfo(&signals, nullptr);
         if (signal_number < 0) {
-            if (errno == EAGAIN) {
-                server.rotate_platform_key_if_due();
-            }
-            continue;
+            continue;  // EINTR
         }
         if (signal_number == SIGHUP) {
             log("SIGHUP: reloading the catalog");
-            try {
-                server.reload();
-            } catch (const std::exception& error) {
-                log("reload failed, still serving what was loaded before: {}", error.what());
-            }
-            log("serving {} export(s)", server.export_count());
+            report_notify_failure(notify_reloading());
+            control->request_reload();  // READY=1 again once done
             continue;
         }
         log("{}: finishing requests in flight, then stopping", strsignal(signal_number));
+        report_notify_failure(notify_stopping());
+        control->stop();
         server.stop();
         log("stopped");
         return 0;

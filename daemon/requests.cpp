@@ -374,6 +374,19 @@ const char* message_of(NbdErrno error, bool keys_revoked) noexcept {
     }
 }
 
+void count(disk::DiskCounters& counters, const nbd::Request& request, NbdErrno error) noexcept {
+    using Counters = disk::DiskCounters;
+    if (error != NbdErrno::none) {
+        Counters::add(counters.errors);
+    } else if (request.type == nbd::to_underlying(nbd::Command::read)) {
+        Counters::add(counters.reads);
+        Counters::add(counters.bytes_read, request.length);
+    } else if (request.type == nbd::to_underlying(nbd::Command::write)) {
+        Counters::add(counters.writes);
+        Counters::add(counters.bytes_written, request.length);
+    }
+}
+
 }  // namespace
 
 io::DetachedTask serve_request(Connection& connection, nbd::Request request,
@@ -383,6 +396,7 @@ io::DetachedTask serve_request(Connection& connection, nbd::Request request,
     if (error == NbdErrno::none) {
         error = co_await execute(connection, request, buffer);
     }
+    count(connection.disk().counters(), request, error);
     OutgoingReply reply;
     if (request.type == nbd::to_underlying(nbd::Command::read) && error == NbdErrno::none &&
         request.length > 0) {

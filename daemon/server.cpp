@@ -2,56 +2,28 @@
 
 #include <arpa/inet.h>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <exception>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <optional>
-#include <set>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/directory_lock.hpp"
-#include "common/duration.hpp"
-#include "common/files.hpp"
 #include "daemon/log.hpp"
-#include "disk/disk_catalog.hpp"
-#include "disk/rotation.hpp"
 #include "io/ring_operation.hpp"
 #include "keys/encryption_set.hpp"
-#include "keys/key_providers.hpp"
 #include "nbd/exports.hpp"
 
 namespace hostcrypt::daemon {
 
 namespace {
 
-// Who the vault audit log names for unwraps the daemon makes.
-constexpr const char* daemon_actor = "hostcryptd";
-
-unsigned reactor_count(unsigned configured) {
+unsigned reactors_for(unsigned configured) {
     if (configured != 0) {
         return configured;
     }
     const unsigned cores = std::thread::hardware_concurrency();
     return cores == 0 ? 1 : cores;
-}
-
-// The state directory is shared with the offline hostcrypt tool, which holds
-// its lock for the length of one command: wait that out rather than fail.
-DirectoryLock lock_state(const std::filesystem::path& directory) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    for (;;) {
-        try {
-            return DirectoryLock(directory);
-        } catch (const Error&) {
-            if (std::chrono::steady_clock::now() >= deadline) {
-                throw;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-    }
 }
 
 std::string peer_name(const sockaddr_storage& address, const ListenAddress& listener) {
@@ -79,51 +51,54 @@ Server::~Server() {
     }
 }
 
-void Server::load_catalog() {
-    ensure_private_directory(config_.state_directory);
-    const DirectoryLock lock = lock_state(config_.state_directory);
-    keys::KeyProviders providers(config_.state_directory, daemon_actor);
-    disk::DiskCatalog catalog(config_.state_directory / "disks");
-
-    std::set<std::string> in_catalog;
+std::string Server::serve(const disk::CatalogEntry& entry, keys::KeyProviders& providers) {
     disk::ServeOptions options;
     options.direct_io = config_.direct_io;
     options.read_only = config_.read_only;
-    for (const disk::CatalogEntry& entry : catalog.list()) {
-        in_catalog.insert(entry.name);
-        if (exports_.contains(entry.name)) {
-            continue;
+    try {
+        std::string notice;
+        auto served = disk::ServedDisk::open(entry, providers, options, &notice);
+        nbd::validate_export(ExportRegistry::export_info(*served));
+        if (!notice.empty()) {
+            log("disk {}: {}", entry.name, notice);
         }
-        try {
-            std::string notice;
-            auto served = disk::ServedDisk::open(entry, providers, options, &notice);
-            nbd::validate_export(ExportRegistry::export_info(*served));
-            if (!notice.empty()) {
-                log("disk {}: {}", entry.name, notice);
-            }
-            log("disk {}: serving {} bytes, {} encryption, {}-byte sectors, from {}", entry.name,
-                served->size(), keys::to_string(served->header().set_type), served->sector_size(),
-                entry.path.string());
-            exports_.add(std::move(served));
-        } catch (const std::exception& error) {
-            log("disk {}: not served: {}", entry.name, error.what());
-        }
+        log("disk {}: serving {} bytes, {} encryption, {}-byte sectors, from {}", entry.name,
+            served->size(), keys::to_string(served->header().set_type), served->sector_size(),
+            entry.path.string());
+        exports_.add(std::move(served));
+        return {};
+    } catch (const std::exception& error) {
+        log("disk {}: not served: {}", entry.name, error.what());
+        return error.what();
     }
-    for (const auto& served : exports_.disks()) {
-        if (!in_catalog.contains(served->name())) {
-            exports_.remove(served->name());
-            retired_.push_back(served);
-            log("disk {}: no longer in the catalog, not offered any more", served->name());
-        }
+}
+
+bool Server::retire(const std::string& name, bool only_if_unused) {
+    if (only_if_unused) {
+        // Nothing will write to it again, so nothing to flush at shutdown.
+        return exports_.remove_unused(name) != nullptr || !exports_.contains(name);
+    }
+    std::shared_ptr<disk::ServedDisk> removed = exports_.disk(name);
+    exports_.remove(name);
+    if (removed) {
+        const std::lock_guard lock(retired_mutex_);
+        retired_.push_back(std::move(removed));
+    }
+    return true;
+}
+
+void Server::refresh_ciphers() {
+    for (auto& slot : reactors_) {
+        ReactorSlot* target = slot.get();
+        target->reactor->post([target] { target->connections.refresh_ciphers(); });
     }
 }
 
 void Server::start() {
-    load_catalog();
     for (const ListenAddress& address : config_.listeners) {
         listeners_.push_back(open_listener(address));
     }
-    const unsigned count = reactor_count(config_.reactors);
+    const unsigned count = reactors_for(config_.reactors);
     for (unsigned index = 0; index < count; ++index) {
         auto slot = std::make_unique<ReactorSlot>();
         slot->reactor = std::make_unique<io::Reactor>(index);
@@ -141,43 +116,6 @@ void Server::start() {
         slot->thread = std::thread([&reactor] { reactor.run(); });
     }
     started_ = true;
-}
-
-void Server::reload() {
-    load_catalog();
-}
-
-void Server::rotate_platform_key_if_due() {
-    if (!config_.platform_key_max_age) {
-        return;
-    }
-    try {
-        const DirectoryLock lock = lock_state(config_.state_directory);
-        keys::KeyProviders providers(config_.state_directory, daemon_actor);
-        keys::SetStore sets(config_.state_directory / "sets");
-        disk::DiskCatalog catalog(config_.state_directory / "disks");
-        disk::Rotation rotation(catalog, sets, providers);
-        const disk::PlatformRotation outcome =
-            rotation.rotate_platform_key(config_.platform_key_max_age);
-        if (outcome.added) {
-            log("platform key: the newest version was older than {}: rotated to version {}",
-                format_duration(*config_.platform_key_max_age), outcome.added->version);
-        }
-        for (const disk::RewrapOutcome& disk : outcome.rewrapped) {
-            if (!disk.error.empty()) {
-                log("disk {}: platform layer not re-wrapped (retried later): {}", disk.disk,
-                    disk.error);
-            } else if (disk.changed) {
-                log("disk {}: platform layer re-wrapped under version {}", disk.disk,
-                    outcome.newest.version);
-            }
-        }
-        for (const std::uint32_t version : outcome.removed) {
-            log("platform key: version {} deleted, no disk uses it any more", version);
-        }
-    } catch (const std::exception& error) {
-        log("platform key rotation failed (retried later): {}", error.what());
-    }
 }
 
 io::DetachedTask Server::accept_loop(ReactorSlot& home, Listener& listener) {
@@ -246,7 +184,10 @@ void Server::stop() {
         slot->thread.join();
     }
     std::vector<std::shared_ptr<disk::ServedDisk>> disks = exports_.disks();
-    disks.insert(disks.end(), retired_.begin(), retired_.end());
+    {
+        const std::lock_guard lock(retired_mutex_);
+        disks.insert(disks.end(), retired_.begin(), retired_.end());
+    }
     for (const auto& served : disks) {
         try {
             served->backend().flush_now();

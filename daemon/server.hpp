@@ -1,15 +1,18 @@
 #pragma once
 
-// hostcryptd's server: the disks of the state directory's catalog served as
-// NBD exports, on every configured listener, by one reactor thread per core.
+// hostcryptd's data plane: served disks as NBD exports, on every configured
+// listener, by one reactor thread per core.
 //
-// The main thread owns the Server: it starts it, reloads the catalog on
-// SIGHUP and stops it on SIGTERM. Reactor threads only ever touch their own
-// reactor, its connections and the shared, thread-safe export registry.
+// The main thread starts and stops the Server; the control thread
+// (daemon/control_plane.hpp) adds and removes disks and tells it when keys
+// change. Reactor threads only ever touch their own reactor, its
+// connections and the shared, thread-safe export registry.
 
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -18,6 +21,7 @@
 #include "daemon/export_registry.hpp"
 #include "daemon/listener.hpp"
 #include "io/reactor.hpp"
+#include "keys/key_providers.hpp"
 
 namespace hostcrypt::daemon {
 
@@ -28,24 +32,29 @@ class Server {
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    // Loads the catalog (disks that cannot be served are logged and left
-    // out), binds every listener and starts the reactors. Throws
-    // hostcrypt::Error if the state directory is unusable or a listener
-    // cannot be bound.
+    // Binds every listener and starts the reactors. Throws hostcrypt::Error
+    // if a listener cannot be bound.
     void start();
-    // Serves disks added to the catalog since the last load and stops
-    // offering removed ones (connections to them finish normally).
-    void reload();
-    // Rotates the platform key if its newest version is older than the
-    // configured maximum age, re-wrapping every platform layer (headers only:
-    // the data keys, and so the data path, do not change). Logs what it did;
-    // failures are logged and retried at the next call.
-    void rotate_platform_key_if_due();
     // Stops accepting, lets every connection finish the requests it has
     // sent, flushes every disk to stable storage and joins the reactors.
     void stop();
 
+    // Opens a catalog disk (unwrapping its keys) and offers it as an export.
+    // Returns an empty string, or why it cannot be served. Logs either way.
+    std::string serve(const disk::CatalogEntry& entry, keys::KeyProviders& providers);
+    // Stops offering a disk. With `only_if_unused`, refuses (returns false)
+    // while connections use it; otherwise they finish normally.
+    bool retire(const std::string& name, bool only_if_unused);
+    // Makes every connection drop or rebuild its cipher now after a key
+    // change, so an idle connection holds no revoked key.
+    void refresh_ciphers();
+
+    std::shared_ptr<disk::ServedDisk> disk(const std::string& name) const {
+        return exports_.disk(name);
+    }
+    std::vector<std::shared_ptr<disk::ServedDisk>> disks() const { return exports_.disks(); }
     std::size_t export_count() const { return exports_.disks().size(); }
+    std::size_t reactor_count() const noexcept { return reactors_.size(); }
     const DaemonConfig& config() const noexcept { return config_; }
 
   private:
@@ -56,7 +65,6 @@ class Server {
         std::thread thread;
     };
 
-    void load_catalog();
     io::DetachedTask accept_loop(ReactorSlot& home, Listener& listener);
     void hand_over(int socket, std::string peer);
 
@@ -65,8 +73,9 @@ class Server {
     ExportRegistry exports_;
     std::vector<std::unique_ptr<ReactorSlot>> reactors_;
     std::vector<Listener> listeners_;
-    // Disks a reload stopped offering; connections may still be writing to
-    // them, so shutdown flushes them too.
+    // Disks no longer offered; connections may still be writing to them, so
+    // shutdown flushes them too.
+    std::mutex retired_mutex_;
     std::vector<std::shared_ptr<disk::ServedDisk>> retired_;
     std::atomic<std::size_t> next_reactor_{0};
     std::atomic<bool> stopping_{false};

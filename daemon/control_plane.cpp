@@ -1,0 +1,436 @@
+#include "daemon/control_plane.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "common/duration.hpp"
+#include "common/files.hpp"
+#include "control/control_client.hpp"
+#include "control/control_error.hpp"
+#include "control/exit_codes.hpp"
+#include "control/json_rpc.hpp"
+#include "control/methods.hpp"
+#include "daemon/log.hpp"
+#include "daemon/notify.hpp"
+#include "disk/disk_keys.hpp"
+#include "disk/header_slots.hpp"
+#include "disk/rotation.hpp"
+
+#ifndef HOSTCRYPT_VERSION
+#define HOSTCRYPT_VERSION "unknown"
+#endif
+
+namespace hostcrypt::daemon {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Who the vault audit log names for what the daemon does on its own
+// (unwraps at start, key checks, rotation by age).
+constexpr const char* daemon_actor = "hostcryptd";
+// The offline tool holds the state directory's lock for one command.
+constexpr std::chrono::seconds state_lock_wait{10};
+constexpr std::chrono::hours platform_check_interval{1};
+
+json duration_json(std::chrono::seconds value) {
+    return format_duration(value);
+}
+
+std::chrono::seconds duration_param(control::Params& params, const std::string& name,
+                                    std::chrono::seconds current) {
+    const std::optional<std::string> text = params.optional_string(name);
+    if (!text) {
+        return current;
+    }
+    try {
+        return parse_duration(*text);
+    } catch (const Error& error) {
+        throw control::invalid_params(fmt::format("{}: {}", name, error.what()));
+    }
+}
+
+}  // namespace
+
+ControlPlane::ControlPlane(const DaemonConfig& config, Server& server)
+    : config_(config),
+      server_(server),
+      state_(config.state_directory, daemon_actor, state_lock_wait),
+      audit_(config.state_directory / "control-audit.log"),
+      monitor_(config.key_monitor),
+      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      started_(system_now()) {
+    if (!wake_fd_) {
+        throw Error(fmt::format("eventfd: {}", std::strerror(errno)));
+    }
+}
+
+ControlPlane::~ControlPlane() {
+    stop();
+}
+
+void ControlPlane::load_catalog() {
+    for (const disk::CatalogEntry& entry : state_.catalog().list()) {
+        if (server_.disk(entry.name)) {
+            continue;
+        }
+        const std::string problem = server_.serve(entry, state_.providers());
+        if (problem.empty()) {
+            unserved_.erase(entry.name);
+        } else {
+            unserved_[entry.name] = problem;
+        }
+    }
+}
+
+void ControlPlane::start() {
+    control_server_.emplace(config_.control.socket, config_.control.socket_group,
+                            [this](const PeerCredentials& caller, std::string_view line) {
+                                return handle(caller, line);
+                            });
+    const json record{{"pid", ::getpid()},
+                      {"control_socket", config_.control.socket.string()},
+                      {"started", format_utc(started_)}};
+    write_text_file_atomically(control::daemon_record_path(config_.state_directory),
+                               record.dump(2) + "\n", 0600);
+    next_key_check_ = Clock::now() + monitor_.check_interval;
+    next_platform_check_ = Clock::now();
+    thread_ = std::thread([this] { run(); });
+}
+
+void ControlPlane::wake() noexcept {
+    const std::uint64_t one = 1;
+    // A full counter already means "wake up": nothing is lost if this fails.
+    [[maybe_unused]] const ssize_t written = ::write(wake_fd_.get(), &one, sizeof one);
+}
+
+void ControlPlane::request_reload() {
+    reload_requested_.store(true);
+    wake();
+}
+
+void ControlPlane::stop() {
+    if (!thread_.joinable()) {
+        return;
+    }
+    stop_requested_.store(true);
+    wake();
+    thread_.join();
+    control_server_.reset();
+    std::error_code ignored;  // a record left behind only points at a dead socket
+    fs::remove(control::daemon_record_path(config_.state_directory), ignored);
+}
+
+void ControlPlane::run() {
+    while (!stop_requested_.load()) {
+        const auto next = std::min(next_key_check_, next_platform_check_);
+        bool woken = false;
+        try {
+            woken = control_server_->serve_until(next, wake_fd_.get());
+        } catch (const std::exception& error) {
+            log("control socket failed, control calls are not answered: {}", error.what());
+            std::this_thread::sleep_until(next);
+        }
+        if (woken) {
+            std::uint64_t count = 0;
+            [[maybe_unused]] const ssize_t drained = ::read(wake_fd_.get(), &count, sizeof count);
+        }
+        if (reload_requested_.exchange(false)) {
+            reload();
+        }
+        if (check_requested_ || Clock::now() >= next_key_check_) {
+            check_requested_ = false;
+            check_keys();
+            next_key_check_ = Clock::now() + monitor_.check_interval;
+        }
+        if (Clock::now() >= next_platform_check_) {
+            rotate_platform_key_if_due();
+            next_platform_check_ = Clock::now() + platform_check_interval;
+        }
+    }
+}
+
+std::string ControlPlane::handle(const PeerCredentials& caller, std::string_view line) {
+    auto parsed = control::parse_request(line);
+    if (auto* bad = std::get_if<control::RpcRequestError>(&parsed)) {
+        log("control socket: {}: malformed request: {}", describe(caller), bad->message);
+        return control::error_response(bad->id, bad->code, bad->message, "invalid-request");
+    }
+    const control::RpcRequest& request = std::get<control::RpcRequest>(parsed);
+    const control::Method* method = control::find_method(request.method);
+    if (method == nullptr) {
+        audit_.record(caller, request.method, request.params, "failed", "no such method");
+        return control::error_response(request.id, control::rpc_method_not_found,
+                                       fmt::format("no method {}", request.method),
+                                       "method-not-found");
+    }
+    if (!roles_of(caller, config_.control.grants).allows(method->role)) {
+        const std::string message =
+            fmt::format("{} may not call {}: it needs the {} role", describe(caller),
+                        request.method, control::to_string(method->role));
+        audit_.record(caller, request.method, request.params, "refused", message);
+        log("control: refused: {}", message);
+        return control::error_response(request.id, control::exit_unauthorized, message,
+                                       "unauthorized");
+    }
+    state_.providers().set_actor(describe(caller) + " via hostcryptd");
+    std::string response;
+    try {
+        control::CallContext call{state_, this, {}};
+        const json result = control::invoke(*method, call, request.params);
+        audit_.record(caller, request.method, request.params, "ok");
+        response = control::result_response(request.id, result);
+    } catch (const std::exception& error) {
+        const control::ErrorClass error_class = control::classify(error);
+        audit_.record(caller, request.method, request.params, "failed", error.what());
+        response =
+            control::error_response(request.id, error_class.code, error.what(), error_class.kind);
+    }
+    state_.providers().set_actor(daemon_actor);
+    return response;
+}
+
+std::string ControlPlane::disk_created(const disk::CatalogEntry& entry) {
+    const std::string problem = server_.serve(entry, state_.providers());
+    if (!problem.empty()) {
+        unserved_[entry.name] = problem;
+    }
+    return problem;
+}
+
+void ControlPlane::disk_deleting(const std::string& name) {
+    if (!server_.retire(name, true)) {
+        const auto served = server_.disk(name);
+        const std::uint64_t connections =
+            served ? disk::DiskCounters::read(served->counters().connections) : 0;
+        throw control::ControlError(
+            control::exit_refused, "refused",
+            fmt::format("disk {} is in use by {} connection(s); disconnect them first", name,
+                        connections));
+    }
+    key_states_.erase(name);
+    unserved_.erase(name);
+    log("disk {}: no longer served: it is being deleted", name);
+}
+
+void ControlPlane::keys_changed() {
+    check_requested_ = true;
+    wake();  // the check runs as soon as this call is answered
+}
+
+void ControlPlane::reload() {
+    log("reloading the catalog");
+    try {
+        std::set<std::string> names;
+        for (const disk::CatalogEntry& entry : state_.catalog().list()) {
+            names.insert(entry.name);
+        }
+        for (const auto& served : server_.disks()) {
+            if (!names.contains(served->name())) {
+                server_.retire(served->name(), false);
+                key_states_.erase(served->name());
+                log("disk {}: no longer in the catalog, not offered any more", served->name());
+            }
+        }
+        std::erase_if(unserved_, [&](const auto& item) { return !names.contains(item.first); });
+        load_catalog();
+    } catch (const std::exception& error) {
+        log("reload failed, still serving what was loaded before: {}", error.what());
+    }
+    log("serving {} export(s)", server_.disks().size());
+    if (const std::error_code error =
+            notify_ready(fmt::format("serving {} export(s) (reloaded)", server_.disks().size()))) {
+        log("warning: cannot notify systemd: {}", error.message());
+    }
+}
+
+void ControlPlane::check_keys() {
+    const TimePoint now = system_now();
+    last_key_check_ = now;
+    for (const auto& served : server_.disks()) {
+        try {
+            check_disk(served, now);
+        } catch (const std::exception& error) {
+            log("disk {}: key check failed (retried at the next check): {}", served->name(),
+                error.what());
+        }
+    }
+    retry_unserved();
+}
+
+void ControlPlane::check_disk(const std::shared_ptr<disk::ServedDisk>& served, TimePoint now) {
+    // Read the header again: rotation may have re-wrapped the DEKs since the
+    // disk was opened, and the key versions that matter are the ones on disk.
+    const disk::DiskHeader header = disk::read_newest_header(served->entry());
+    DiskKeyState& state = key_states_[served->name()];
+    const KeyStatus before = state.status;
+    const KeyAction action =
+        observe_keys(state, disk::disk_key_health(header, state_.providers()), now, monitor_);
+    switch (action) {
+        case KeyAction::revoke:
+            served->keys().revoke(state.reason);
+            server_.refresh_ciphers();
+            log("disk {}: keys revoked, every request fails with EIO until the key is usable "
+                "again: {}",
+                served->name(), state.reason);
+            return;
+        case KeyAction::restore:
+            try {
+                auto keys = std::make_shared<const disk::DiskKeys>(
+                    disk::unwrap_disk_keys(header, state_.providers(), served->name()));
+                served->keys().install(std::move(keys));
+                server_.refresh_ciphers();
+                state = DiskKeyState{};
+                log("disk {}: keys usable again, serving", served->name());
+            } catch (const std::exception& error) {
+                restore_failed(state, error.what());
+                log("disk {}: still revoked: {}", served->name(), state.reason);
+            }
+            return;
+        case KeyAction::none:
+            break;
+    }
+    if (state.status != before) {
+        if (state.status == KeyStatus::serving) {
+            log("disk {}: keys usable again before the deadline, nothing was interrupted",
+                served->name());
+        } else {
+            log("disk {}: {} until {}: {}", served->name(), to_string(state.status),
+                format_utc(*state.deadline), state.reason);
+        }
+    }
+}
+
+void ControlPlane::retry_unserved() {
+    for (auto item = unserved_.begin(); item != unserved_.end();) {
+        const std::string name = item->first;
+        std::string why;
+        try {
+            const disk::CatalogEntry entry = state_.catalog().get(name);
+            const disk::DiskHeader header = disk::read_newest_header(entry);
+            bool usable = true;
+            for (const keys::KeyHealth& layer : disk::disk_key_health(header, state_.providers())) {
+                if (!layer.usable()) {
+                    usable = false;
+                    why = layer.reason;
+                }
+            }
+            // Only a disk whose keys are usable now is worth a try (and a log line).
+            why = usable ? server_.serve(entry, state_.providers()) : why;
+        } catch (const std::exception& error) {
+            why = error.what();
+        }
+        if (why.empty()) {
+            item = unserved_.erase(item);
+        } else {
+            item->second = why;
+            ++item;
+        }
+    }
+}
+
+void ControlPlane::rotate_platform_key_if_due() {
+    if (!config_.platform_key_max_age) {
+        return;
+    }
+    try {
+        disk::Rotation rotation(state_.catalog(), state_.sets(), state_.providers());
+        const disk::PlatformRotation outcome =
+            rotation.rotate_platform_key(config_.platform_key_max_age);
+        if (outcome.added) {
+            log("platform key: the newest version was older than {}: rotated to version {}",
+                format_duration(*config_.platform_key_max_age), outcome.added->version);
+        }
+        for (const disk::RewrapOutcome& disk : outcome.rewrapped) {
+            if (!disk.error.empty()) {
+                log("disk {}: platform layer not re-wrapped (retried later): {}", disk.disk,
+                    disk.error);
+            } else if (disk.changed) {
+                log("disk {}: platform layer re-wrapped under version {}", disk.disk,
+                    outcome.newest.version);
+            }
+        }
+        for (const std::uint32_t version : outcome.removed) {
+            log("platform key: version {} deleted, no disk uses it any more", version);
+        }
+    } catch (const std::exception& error) {
+        log("platform key rotation failed (retried later): {}", error.what());
+    }
+}
+
+json ControlPlane::monitor_view() const {
+    return {{"interval", duration_json(monitor_.check_interval)},
+            {"grace", duration_json(monitor_.revocation_grace)},
+            {"unreachable_tolerance", duration_json(monitor_.unreachable_tolerance)},
+            {"last_check", last_key_check_ ? json(format_utc(*last_key_check_)) : json(nullptr)}};
+}
+
+json ControlPlane::live_status() {
+    json listeners = json::array();
+    for (const ListenAddress& address : config_.listeners) {
+        listeners.push_back(address.to_string());
+    }
+    json disks = json::object();
+    for (const auto& served : server_.disks()) {
+        const disk::DiskCounters& counters = served->counters();
+        const auto found = key_states_.find(served->name());
+        const DiskKeyState state = found != key_states_.end() ? found->second : DiskKeyState{};
+        json key_status{{"state", to_string(state.status)},
+                        {"since", state.since ? json(format_utc(*state.since)) : json(nullptr)},
+                        {"reason", state.reason}};
+        if (state.status == KeyStatus::grace || state.status == KeyStatus::unreachable) {
+            key_status["grace_ends"] = format_utc(*state.deadline);
+        }
+        using Counters = disk::DiskCounters;
+        disks[served->name()] = {{"key_status", key_status},
+                                 {"connections", Counters::read(counters.connections)},
+                                 {"reads", Counters::read(counters.reads)},
+                                 {"writes", Counters::read(counters.writes)},
+                                 {"bytes_read", Counters::read(counters.bytes_read)},
+                                 {"bytes_written", Counters::read(counters.bytes_written)},
+                                 {"errors", Counters::read(counters.errors)}};
+    }
+    for (const auto& [name, why] : unserved_) {
+        disks[name] = {{"served", false}, {"not_served_because", why}};
+    }
+    return {{"daemon",
+             {{"running", true},
+              {"version", HOSTCRYPT_VERSION},
+              {"pid", ::getpid()},
+              {"started", format_utc(started_)},
+              {"state_directory", config_.state_directory.string()},
+              {"reactors", server_.reactor_count()},
+              {"listeners", listeners},
+              {"control_socket", config_.control.socket.string()},
+              {"read_only", config_.read_only},
+              {"key_monitor", monitor_view()}}},
+            {"disks", disks}};
+}
+
+json ControlPlane::configure_monitor(control::Params& params) {
+    KeyMonitorConfig changed = monitor_;
+    changed.check_interval = duration_param(params, "interval", monitor_.check_interval);
+    changed.revocation_grace = duration_param(params, "grace", monitor_.revocation_grace);
+    changed.unreachable_tolerance =
+        duration_param(params, "unreachable_tolerance", monitor_.unreachable_tolerance);
+    params.finish();
+    json previous = monitor_view();
+    previous.erase("last_check");
+    monitor_ = changed;
+    next_key_check_ = Clock::now();  // the new interval counts from now
+    log("key monitor: checks every {}, grace {}, unreachable tolerance {}",
+        format_duration(monitor_.check_interval), format_duration(monitor_.revocation_grace),
+        format_duration(monitor_.unreachable_tolerance));
+    json result = monitor_view();
+    result["previous"] = previous;
+    return result;
+}
+
+}  // namespace hostcrypt::daemon
