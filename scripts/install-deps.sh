@@ -12,6 +12,8 @@ packages=(
     # test: unit, cross-checks and the real NBD clients the daemon is driven by
     catch2 clang-format openssl python3 python3-cryptography
     python3-libnbd libnbd-bin fio
+    # systemd-analyze (tests/systemd) and the unit directory's pkg-config file
+    systemd
     # benchmark peers (bench/)
     nbdkit qemu-utils
 )
