@@ -1,7 +1,8 @@
 """hostcryptd over its life: what reaches the backing file (never the
 plaintext), SIGTERM (in-flight requests finished, exit 0, nothing
-acknowledged lost), SIGHUP (a disk created meanwhile becomes an export), and
-disks whose keys are unusable (not served, named in the log).
+acknowledged lost), the catalog changed while serving (a disk created is
+served at once, a disk in use is not deleted), SIGHUP, and disks whose keys
+are unusable at start (not served, named in the log, served once usable).
 """
 import os
 import signal
@@ -163,11 +164,13 @@ class Shutdown(IntegrationTest):
             s.close()
 
 
-class Reload(IntegrationTest):
-    """SIGHUP reloads the catalog: a disk created with the CLI while the
-    daemon runs becomes an export; connections already open go on."""
+class LiveCatalog(IntegrationTest):
+    """A disk created with the CLI while the daemon runs is made by the daemon
+    (through its control socket) and served at once; connections already
+    open go on. SIGHUP reloads the catalog and changes nothing that is
+    already right."""
 
-    def test_sighup_picks_up_a_new_disk(self):
+    def test_a_disk_created_while_serving_is_served_at_once(self):
         self.make_sets()
         self.make_disk("old", "p", 8 * MiB)
         self.start_daemon()
@@ -176,15 +179,9 @@ class Reload(IntegrationTest):
         data = pattern(256 * KiB, 1)
         h.pwrite(data, 0)
 
-        self.make_disk("fresh-disk", "d", 12 * MiB, 512)  # while the daemon runs
-        self.assertEqual(list_exports(self.sock), ["old"])  # not before the reload
         mark = self.daemon.mark()
-        self.daemon.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + LOG_TIMEOUT
-        while list_exports(self.sock) != ["fresh-disk", "old"]:
-            self.assertLess(time.monotonic(), deadline,
-                            f"after SIGHUP the exports are {list_exports(self.sock)}")
-            time.sleep(0.1)
+        self.make_disk("fresh-disk", "d", 12 * MiB, 512)  # while the daemon runs
+        self.assertEqual(list_exports(self.sock), ["fresh-disk", "old"])
         self.daemon.wait_for_line("fresh-disk", since=mark, what="a line naming the new disk")
         fresh = self.connect("fresh-disk")
         self.assertEqual(fresh.get_size(), 12 * MiB)
@@ -192,22 +189,43 @@ class Reload(IntegrationTest):
         more = pattern(64 * KiB, 2)
         fresh.pwrite(more, 512 * 7)
         self.assertEqual(fresh.pread(len(more), 512 * 7), more)
-        # the connection from before the reload still works, its data intact
+        # the connection from before still works, its data intact
         self.assertEqual(h.pread(len(data), 0), data)
         h.pwrite(more, 1 * MiB)
         self.assertEqual(self.connect("old").pread(len(more), 1 * MiB), more)
-        # a second reload with nothing new changes nothing
+        # a reload with nothing new changes nothing
+        mark = self.daemon.mark()
         self.daemon.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
+        self.daemon.wait_for_line(r"serving 2 export\(s\)", since=mark, what="the reload's summary")
         self.assertTrue(self.daemon.alive())
         self.assertEqual(list_exports(self.sock), ["fresh-disk", "old"])
         self.assertEqual(fresh.pread(len(more), 512 * 7), more)
 
+    def test_a_disk_in_use_is_not_deleted(self):
+        self.make_sets()
+        self.make_disk("busy", "p", 8 * MiB)
+        self.start_daemon()
+        h = self.connect("busy")
+        h.pwrite(pattern(64 * KiB, 3), 0)
+        error = self.run_cli("disk", "delete", "busy", expect=6).stderr
+        self.assertIn("in use by 1 connection", error)
+        self.assertEqual(list_exports(self.sock), ["busy"])
+        self.assertEqual(h.pread(64 * KiB, 0), pattern(64 * KiB, 3))
+        self.disconnect(h)
+        # The daemon notices the disconnection on its own time.
+        deadline = time.monotonic() + LOG_TIMEOUT
+        while self.run_cli("disk", "delete", "busy", expect=None).returncode != 0:
+            self.assertLess(time.monotonic(), deadline, "still in use after the disconnect")
+            time.sleep(0.1)
+        self.assertEqual(list_exports(self.sock), [])
+        self.assertFalse(os.path.exists(os.path.join(self.state, "disks", "busy.img")))
+
 
 class Revoked(IntegrationTest):
-    """A disk whose vault key is disabled is not served and a log line names
-    it and why; the other disks are served. Enabled again, it is served after
-    a reload, its data intact."""
+    """A disk whose vault key is disabled when the daemon starts is not served
+    and a log line names it and why; the other disks are served. When the key
+    is enabled (through the daemon), the daemon notices and serves it, its
+    data intact."""
 
     def test_disk_with_a_disabled_key_is_not_served(self):
         self.make_sets()
@@ -233,11 +251,10 @@ class Revoked(IntegrationTest):
         self.assertEqual(self.connect("disk-p").pread(len(data), 0), data)
 
         self.run_cli("vault", "key", "enable", "app-key")
-        daemon.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + LOG_TIMEOUT
         while list_exports(self.sock) != ["disk-c", "disk-d", "disk-p"]:
             self.assertLess(time.monotonic(), deadline,
-                            f"after enable and SIGHUP the exports are {list_exports(self.sock)}")
+                            f"after enable the exports are {list_exports(self.sock)}")
             time.sleep(0.1)
         for disk in ("disk-c", "disk-d"):
             self.assertEqual(self.connect(disk).pread(len(data), 0), data, disk)

@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "command_line_fixture.hpp"
 #include "support/temp_dir.hpp"
 #include "support/thrown.hpp"
 
@@ -17,57 +18,12 @@ using namespace hostcrypt::daemon;
 using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
+using hostcrypt::test::CommandLineTest;
 using hostcrypt::test::TempDir;
 using hostcrypt::test::thrown;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A command line run against a scratch directory, where the default config
-// file is absent until a test writes it.
-struct CommandLineTest {
-    TempDir dir;
-    CommandLineEnvironment environment{dir / "etc-hostcryptd.toml", std::nullopt};
-    std::ostringstream out;
-    std::ostringstream err;
-
-    std::variant<DaemonConfig, ExitRequest> run(std::vector<std::string> args) {
-        args.insert(args.begin(), "hostcryptd");
-        std::vector<const char*> argv;
-        for (const std::string& arg : args) {
-            argv.push_back(arg.c_str());
-        }
-        return parse_command_line(static_cast<int>(argv.size()), argv.data(), out, err,
-                                  environment);
-    }
-
-    DaemonConfig config(const std::vector<std::string>& args) {
-        auto result = run(args);
-        INFO("stderr: " << err.str());
-        REQUIRE(std::holds_alternative<DaemonConfig>(result));
-        return std::get<DaemonConfig>(result);
-    }
-
-    // The exit code of a command line that does not start the daemon.
-    int exit_code(const std::vector<std::string>& args) {
-        auto result = run(args);
-        REQUIRE(std::holds_alternative<ExitRequest>(result));
-        return std::get<ExitRequest>(result).exit_code;
-    }
-
-    // The usage error a command line prints; checks that it exits 2.
-    std::string usage_error(const std::vector<std::string>& args) {
-        err.str("");
-        CHECK(exit_code(args) == ExitRequest::exit_usage);
-        return err.str();
-    }
-
-    fs::path write_file(const std::string& name, const std::string& text) {
-        const fs::path file = dir / name;
-        std::ofstream(file) << text;
-        return file;
-    }
-};
 
 // "unix:/a tcp:127.0.0.1:1": readable when a check fails.
 std::string listening_on(const DaemonConfig& config) {

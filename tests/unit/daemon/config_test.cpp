@@ -176,17 +176,18 @@ TEST_CASE("config that is not TOML names the place", "[config][errors]") {
 TEST_CASE("unknown keys are refused with the keys each table takes", "[config][errors]") {
     check_refused("\n\nreactor = 4", ConfigErrc::unknown_key,
                   "test.toml:3: unknown key \"reactor\"; the top level takes state_directory, "
-                  "reactors and the tables [listen], [storage] and [keys]");
+                  "reactors and the tables [listen], [storage], [keys] and [control]");
     check_refused("[listen]\nunix = [\"/x\"]\nudp = [\"1\"]", ConfigErrc::unknown_key,
                   "test.toml:3: unknown key \"listen.udp\"; [listen] takes unix and tcp");
     check_refused("[storage]\ndirectio = true", ConfigErrc::unknown_key,
                   "test.toml:2: unknown key \"storage.directio\"; [storage] takes direct_io and "
                   "read_only");
     check_refused("[keys]\nmax_age = \"1d\"", ConfigErrc::unknown_key,
-                  "test.toml:2: unknown key \"keys.max_age\"; [keys] takes platform_key_max_age");
+                  "test.toml:2: unknown key \"keys.max_age\"; [keys] takes platform_key_max_age, "
+                  "check_interval, revocation_grace and unreachable_tolerance");
     check_refused("[daemon]\nreactors = 4", ConfigErrc::unknown_key,
                   "test.toml:1: unknown key \"daemon\"; the top level takes state_directory, "
-                  "reactors and the tables [listen], [storage] and [keys]");
+                  "reactors and the tables [listen], [storage], [keys] and [control]");
 }
 
 TEST_CASE("values of the wrong type are refused with the type expected", "[config][errors]") {
