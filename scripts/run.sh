@@ -45,14 +45,25 @@ cat <<TEXT
 hostcryptd serves these disks as NBD exports (state: $state):
 $("$hostcrypt" --state "$state" disk list | sed 's/^/  /')
 
+NBD URIs:
+  nbd+unix:///platform-disk?socket=$socket      nbd://127.0.0.1:$port/platform-disk
+  nbd+unix:///customer-disk?socket=$socket      nbd://127.0.0.1:$port/customer-disk
+  nbd+unix:///double-disk?socket=$socket        nbd://127.0.0.1:$port/double-disk
+
 Connect from another shell:
   nbdinfo --list 'nbd+unix:///?socket=$socket'
-  nbdinfo 'nbd://127.0.0.1:$port/platform-disk'
   nbdcopy some.img 'nbd+unix:///customer-disk?socket=$socket'
   fio --name=t --ioengine=nbd --uri='nbd+unix:///double-disk?socket=$socket' \\
       --rw=randrw --bs=4k --iodepth=32 --size=256m --verify=crc32c
   nbd-client -unix $socket /dev/nbd0 -b 4096 -N platform-disk   (a kernel with nbd.ko)
+
+Manage it while it serves (the commands run in the daemon):
+  $hostcrypt --state $state status
+  $hostcrypt --state $state vault key rotate demo-key
+Run a revocation drill (disables demo-key: I/O fails after the grace, then recovers):
+  $hostcrypt --state $state drill customer-disk --grace 10s
 Stop with Ctrl-C.
 
 TEXT
-exec "$hostcryptd" --config /dev/null --state "$state" --unix "$socket" --tcp "$port"
+exec "$hostcryptd" --config /dev/null --state "$state" --unix "$socket" --tcp "$port" \
+    --control "$demo/control.sock"
