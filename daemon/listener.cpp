@@ -2,12 +2,14 @@
 
 #include <arpa/inet.h>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <thread>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -17,6 +19,19 @@
 namespace hostcrypt::daemon {
 
 namespace {
+
+// The address is taken by a socket that is still open. That may be another
+// server, or the listener of a daemon that was just killed: a process's
+// io_uring instances are torn down by the kernel after the process is gone,
+// and the sockets with operations in flight on them stay open (and a unix
+// listener keeps completing connections) until then. So the daemon waits a
+// little before it concludes the address is really taken.
+class AddressBusy : public Error {
+  public:
+    using Error::Error;
+};
+
+constexpr auto busy_wait = std::chrono::seconds(5);
 
 [[noreturn]] void fail(const ListenAddress& address, const std::string& what, int errnum) {
     throw Error(fmt::format("cannot listen on {}: {}: {}", address.to_string(), what,
@@ -48,8 +63,8 @@ void clear_stale_socket(const ListenAddress& address) {
     const sockaddr_un target = unix_address(address.path);
     if (probe &&
         ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&target), sizeof target) == 0) {
-        throw Error(fmt::format("cannot listen on {}: another server is listening there",
-                                address.to_string()));
+        throw AddressBusy(fmt::format("cannot listen on {}: another server is listening there",
+                                      address.to_string()));
     }
     if (::unlink(address.path.c_str()) != 0 && errno != ENOENT) {
         fail(address, "cannot remove the stale socket file", errno);
@@ -105,16 +120,34 @@ Listener open_tcp(const ListenAddress& address) {
         ::setsockopt(socket.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
     }
     if (::bind(socket.get(), reinterpret_cast<const sockaddr*>(&storage), length) != 0) {
+        if (errno == EADDRINUSE) {
+            throw AddressBusy(fmt::format("cannot listen on {}: bind: {}", address.to_string(),
+                                          std::strerror(errno)));
+        }
         fail(address, "bind", errno);
     }
     return Listener{address, std::move(socket)};
 }
 
+Listener open_socket(const ListenAddress& address) {
+    const auto deadline = std::chrono::steady_clock::now() + busy_wait;
+    for (;;) {
+        try {
+            return address.kind == ListenAddress::Kind::unix_socket ? open_unix(address)
+                                                                    : open_tcp(address);
+        } catch (const AddressBusy&) {
+            if (std::chrono::steady_clock::now() >= deadline) {
+                throw;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+}
+
 }  // namespace
 
 Listener open_listener(const ListenAddress& address) {
-    Listener listener =
-        address.kind == ListenAddress::Kind::unix_socket ? open_unix(address) : open_tcp(address);
+    Listener listener = open_socket(address);
     if (::listen(listener.socket.get(), SOMAXCONN) != 0) {
         fail(address, "listen", errno);
     }
