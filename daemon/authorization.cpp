@@ -93,8 +93,12 @@ PeerCredentials peer_credentials(int socket) {
     return peer;
 }
 
+bool is_privileged(const PeerCredentials& caller) noexcept {
+    return caller.uid == 0 || caller.uid == ::geteuid();
+}
+
 control::RoleSet roles_of(const PeerCredentials& caller, const std::vector<RoleGrant>& grants) {
-    if (caller.uid == 0 || caller.uid == ::geteuid()) {
+    if (is_privileged(caller)) {
         return control::RoleSet::all();
     }
     control::RoleSet roles;

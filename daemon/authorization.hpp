@@ -47,6 +47,9 @@ struct PeerCredentials {
 // Throws hostcrypt::Error if the kernel does not tell.
 PeerCredentials peer_credentials(int socket);
 
+// Root or the daemon's own user.
+bool is_privileged(const PeerCredentials& caller) noexcept;
+
 // Root and the daemon's own user hold every role; everyone else what the
 // grants give their uid, primary group or supplementary groups.
 control::RoleSet roles_of(const PeerCredentials& caller, const std::vector<RoleGrant>& grants);

@@ -10,9 +10,10 @@ namespace hostcrypt::daemon {
 
 using nlohmann::json;
 
-void ControlAudit::record(const PeerCredentials& caller, const std::string& method,
+bool ControlAudit::record(const PeerCredentials& caller, const std::string& method,
                           const json& params, const std::string& outcome,
                           const std::string& error) const {
+    const std::string params_text = params.dump(-1, ' ', false, json::error_handler_t::replace);
     const passwd* user = ::getpwuid(caller.uid);
     json line{{"time", format_utc(system_now())},
               {"caller",
@@ -20,8 +21,10 @@ void ControlAudit::record(const PeerCredentials& caller, const std::string& meth
                 {"uid", caller.uid},
                 {"gid", caller.gid},
                 {"pid", caller.pid}}},
-              {"method", method},
-              {"params", params},
+              {"method", method.substr(0, 256)},
+              {"params", params_text.size() <= max_params_bytes
+                             ? params
+                             : json{{"truncated_bytes", params_text.size()}}},
               {"outcome", outcome}};
     if (!error.empty()) {
         line["error"] = error;
@@ -30,8 +33,10 @@ void ControlAudit::record(const PeerCredentials& caller, const std::string& meth
     try {
         // Owner-only, like the rest of the state directory.
         append_line_durably(file_, text, 0600);
+        return true;
     } catch (const std::exception& failure) {
         log("control audit log {} not written ({}): {}", file_.string(), failure.what(), text);
+        return false;
     }
 }
 

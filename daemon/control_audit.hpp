@@ -2,8 +2,10 @@
 
 // The control API's audit log, <state>/control-audit.log: one JSON line per
 // call — who (the kernel's credentials), what (method and params), and the
-// outcome, refusals included — written durably before the answer goes out.
-// Params hold names, sizes and times, never key material.
+// outcome, refusals included — written durably before the answer goes out;
+// a call that changes state is also recorded before it starts, and not
+// made if that record cannot be written. Params hold names, sizes and
+// times, never key material.
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -17,10 +19,13 @@ class ControlAudit {
   public:
     explicit ControlAudit(std::filesystem::path file) : file_(std::move(file)) {}
 
-    // `outcome` is "ok", "refused" or "failed"; `error` the message for the
-    // latter two. A record that cannot be written is logged with the reason
-    // (the call has happened; the journal keeps the trace).
-    void record(const PeerCredentials& caller, const std::string& method,
+    // `outcome` is "started" (before a call that changes state), "ok",
+    // "refused" or "failed"; `error` the message for the latter two. Params
+    // longer than max_params_bytes are recorded as their size only, so that
+    // nobody fills the state directory's file system through the log.
+    // Returns false (and logs the record) if it could not be written.
+    static constexpr std::size_t max_params_bytes = 4096;
+    bool record(const PeerCredentials& caller, const std::string& method,
                 const nlohmann::json& params, const std::string& outcome,
                 const std::string& error = {}) const;
 

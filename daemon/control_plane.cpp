@@ -130,18 +130,17 @@ void ControlPlane::stop() {
 
 void ControlPlane::run() {
     while (!stop_requested_.load()) {
+        // One request at most, then the due work below: a caller cannot
+        // hold off key checks or shutdown by sending many requests.
         const auto next = std::min(next_key_check_, next_platform_check_);
-        bool woken = false;
         try {
-            woken = control_server_->serve_until(next, wake_fd_.get());
+            control_server_->serve_once(next, wake_fd_.get());
         } catch (const std::exception& error) {
             log("control socket failed, control calls are not answered: {}", error.what());
-            std::this_thread::sleep_until(next);
+            std::this_thread::sleep_until(std::min(next, Clock::now() + std::chrono::seconds(1)));
         }
-        if (woken) {
-            std::uint64_t count = 0;
-            [[maybe_unused]] const ssize_t drained = ::read(wake_fd_.get(), &count, sizeof count);
-        }
+        std::uint64_t count = 0;  // non-blocking: EAGAIN when nobody woke us
+        [[maybe_unused]] const ssize_t drained = ::read(wake_fd_.get(), &count, sizeof count);
         if (reload_requested_.exchange(false)) {
             reload();
         }
@@ -180,10 +179,16 @@ std::string ControlPlane::handle(const PeerCredentials& caller, std::string_view
         return control::error_response(request.id, control::exit_unauthorized, message,
                                        "unauthorized");
     }
+    if (method->role != control::Role::reader &&
+        !audit_.record(caller, request.method, request.params, "started")) {
+        return control::error_response(request.id, control::exit_failed,
+                                       "the control audit log cannot be written; nothing done",
+                                       "failed");
+    }
     state_.providers().set_actor(describe(caller) + " via hostcryptd");
     std::string response;
     try {
-        control::CallContext call{state_, this, {}};
+        control::CallContext call{state_, this, {}, is_privileged(caller)};
         const json result = control::invoke(*method, call, request.params);
         audit_.record(caller, request.method, request.params, "ok");
         response = control::result_response(request.id, result);
@@ -234,9 +239,14 @@ void ControlPlane::reload() {
         }
         for (const auto& served : server_.disks()) {
             if (!names.contains(served->name())) {
+                // Its connections stay open, but nothing monitors its keys any
+                // more: they go now, and those connections get EIO.
+                served->keys().revoke("the disk is no longer in the catalog");
                 server_.retire(served->name(), false);
+                server_.refresh_ciphers();
                 key_states_.erase(served->name());
-                log("disk {}: no longer in the catalog, not offered any more", served->name());
+                log("disk {}: no longer in the catalog: not offered any more, its keys dropped",
+                    served->name());
             }
         }
         std::erase_if(unserved_, [&](const auto& item) { return !names.contains(item.first); });
@@ -266,13 +276,22 @@ void ControlPlane::check_keys() {
 }
 
 void ControlPlane::check_disk(const std::shared_ptr<disk::ServedDisk>& served, TimePoint now) {
-    // Read the header again: rotation may have re-wrapped the DEKs since the
-    // disk was opened, and the key versions that matter are the ones on disk.
-    const disk::DiskHeader header = disk::read_newest_header(served->entry());
+    // The header as it is now (rotation may have re-wrapped the DEKs since the
+    // disk was opened), through the disk's own descriptor. A header that
+    // cannot be read is not a reason to keep serving forever: it counts as
+    // an unreachable provider, tolerated for a while, then revoked.
+    std::optional<disk::DiskHeader> header;
+    std::vector<keys::KeyHealth> layers;
+    try {
+        header = served->read_current_header();
+        layers = disk::disk_key_health(*header, state_.providers());
+    } catch (const std::exception& error) {
+        layers = {{keys::KeyState::unreachable,
+                   fmt::format("the disk's header cannot be read: {}", error.what())}};
+    }
     DiskKeyState& state = key_states_[served->name()];
     const KeyStatus before = state.status;
-    const KeyAction action =
-        observe_keys(state, disk::disk_key_health(header, state_.providers()), now, monitor_);
+    const KeyAction action = observe_keys(state, layers, now, monitor_);
     switch (action) {
         case KeyAction::revoke:
             served->keys().revoke(state.reason);
@@ -284,7 +303,7 @@ void ControlPlane::check_disk(const std::shared_ptr<disk::ServedDisk>& served, T
         case KeyAction::restore:
             try {
                 auto keys = std::make_shared<const disk::DiskKeys>(
-                    disk::unwrap_disk_keys(header, state_.providers(), served->name()));
+                    disk::unwrap_disk_keys(*header, state_.providers(), served->name()));
                 served->keys().install(std::move(keys));
                 server_.refresh_ciphers();
                 state = DiskKeyState{};

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -22,6 +23,7 @@ namespace {
 
 // Responses carry at most a status of every disk: far below this.
 constexpr std::size_t max_response_bytes = 64 << 20;
+constexpr auto connect_timeout = std::chrono::seconds(10);
 
 ControlError unavailable(const fs::path& socket, const std::string& what) {
     return ControlError(exit_unavailable, "daemon-unavailable",
@@ -38,21 +40,49 @@ std::optional<ControlClient> ControlClient::connect(const fs::path& socket) {
         throw unavailable(socket, "path too long for a unix socket");
     }
     std::memcpy(address.sun_path, text.c_str(), text.size() + 1);
-    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    // Non-blocking, so that a daemon whose listen queue is full makes the
+    // connect fail with EAGAIN (retried for a while) rather than hang.
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd) {
         throw unavailable(socket, std::strerror(errno));
     }
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    const auto deadline = std::chrono::steady_clock::now() + connect_timeout;
+    while (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
         if (errno == ENOENT || errno == ECONNREFUSED) {
             return std::nullopt;
         }
-        throw unavailable(socket, std::strerror(errno));
+        if (errno != EAGAIN && errno != EINTR) {
+            throw unavailable(socket, std::strerror(errno));
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            throw unavailable(socket, "the daemon does not accept connections (its queue is full)");
+        }
+        ::poll(nullptr, 0, 50);
     }
+    const int flags = ::fcntl(fd.get(), F_GETFL);
+    ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
     return ControlClient(std::move(fd), socket);
 }
 
 json ControlClient::call(std::string_view method, const json& params,
                          std::chrono::milliseconds timeout) {
+    if (!socket_) {
+        throw unavailable(path_, "the connection was closed after an earlier call failed");
+    }
+    try {
+        return exchange(method, params, timeout);
+    } catch (const ControlError& error) {
+        // An answer that did not come (or came garbled) would be read as the
+        // answer to the next call: this connection is done.
+        if (error.error_class().code == exit_unavailable) {
+            socket_.reset();
+        }
+        throw;
+    }
+}
+
+json ControlClient::exchange(std::string_view method, const json& params,
+                             std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     const json id = next_id_++;
     const std::string request = request_line(id, method, params);

@@ -24,7 +24,8 @@ class ControlClient {
 
     // Sends one request and waits up to `timeout` for its response; returns
     // the result, or throws ControlError with the class the daemon answered
-    // (or exit_unavailable if the daemon went away or timed out).
+    // (or exit_unavailable if the daemon went away or timed out, after which
+    // this connection refuses further calls).
     nlohmann::json call(std::string_view method, const nlohmann::json& params,
                         std::chrono::milliseconds timeout = std::chrono::minutes(30));
 
@@ -32,6 +33,8 @@ class ControlClient {
     ControlClient(UniqueFd socket, std::filesystem::path path)
         : socket_(std::move(socket)), path_(std::move(path)) {}
 
+    nlohmann::json exchange(std::string_view method, const nlohmann::json& params,
+                            std::chrono::milliseconds timeout);
     std::string read_line(std::chrono::steady_clock::time_point deadline);
 
     UniqueFd socket_;

@@ -7,6 +7,7 @@
 
 #include "common/error.hpp"
 #include "control/control_error.hpp"
+#include "control/exit_codes.hpp"
 #include "control/methods.hpp"
 #include "control/views.hpp"
 #include "disk/disk.hpp"
@@ -48,6 +49,13 @@ json create(CallContext& call, Params& params) {
         // Relative to what? The daemon's working directory is not the caller's.
         throw invalid_params(fmt::format("path '{}' must be absolute", *path_param));
     }
+    if (path_param && !call.privileged) {
+        // The daemon runs as root: a path chosen by an unprivileged operator
+        // would let them have root create files anywhere.
+        throw ControlError(exit_refused, "refused",
+                           "only root may choose a disk's backing path; without --path the disk "
+                           "is created in the state directory");
+    }
     options.progress = call.progress;
 
     const keys::EncryptionSet set = call.state.sets().get(set_name);
@@ -59,7 +67,7 @@ json create(CallContext& call, Params& params) {
     }
     const disk::DiskHeader header =
         disk::Disk::create(path, name, options, set, call.state.providers());
-    const disk::CatalogEntry entry{name, fs::absolute(path), set.name, system_now()};
+    const disk::CatalogEntry entry{name, fs::absolute(path), set.name, system_now(), header.uuid};
     try {
         catalog.add(entry);
     } catch (...) {
@@ -103,6 +111,37 @@ json show(CallContext& call, Params& params) {
     return view;
 }
 
+// Zeroes both header slots, so that without its wrapped DEKs the ciphertext
+// is unreadable (crypto-erase; block devices are erased, not removed) — but
+// only after checking, on the very descriptor it writes through, that the
+// store holds this disk's header: a path replaced since (a symlink to
+// another file or disk) is refused, not erased.
+void erase_backing_store(const disk::CatalogEntry& entry) {
+    const auto storage = FileStorage::open(entry.path, FileStorage::Mode::read_write);
+    std::string problem;
+    try {
+        const disk::DiskHeader header = disk::read_newest_header(*storage, entry.name);
+        if (!entry.uuid.empty() && header.uuid != entry.uuid) {
+            problem =
+                fmt::format("it holds the header of disk {}, not {}", header.uuid, entry.uuid);
+        }
+    } catch (const Error& error) {
+        problem = error.what();
+    }
+    if (!problem.empty()) {
+        throw ControlError(exit_refused, "refused",
+                           fmt::format("disk {}: not erasing {}: {}; to forget the disk without "
+                                       "touching its backing store, delete it with --keep-backing",
+                                       entry.name, entry.path.string(), problem));
+    }
+    const std::vector<std::byte> zeros(2 * disk::header_slot_size);
+    storage->write_at(zeros, 0);
+    storage->sync();
+    if (fs::is_regular_file(entry.path)) {
+        fs::remove(entry.path);
+    }
+}
+
 json remove(CallContext& call, Params& params) {
     const std::string name = params.required_string("name");
     const bool keep = params.bool_or("keep_backing", false);
@@ -111,19 +150,17 @@ json remove(CallContext& call, Params& params) {
     if (call.daemon != nullptr) {
         call.daemon->disk_deleting(name);
     }
-    if (!keep && fs::exists(entry.path)) {
-        // Zero both header slots before anything else: without its wrapped
-        // DEKs the ciphertext is unreadable (crypto-erase), also on block
-        // devices, which are not removed.
-        const auto storage = FileStorage::open(entry.path, FileStorage::Mode::read_write);
-        const std::vector<std::byte> zeros(2 * disk::header_slot_size);
-        storage->write_at(zeros, 0);
-        storage->sync();
-        if (fs::is_regular_file(entry.path)) {
-            fs::remove(entry.path);
+    try {
+        if (!keep && fs::exists(entry.path)) {
+            erase_backing_store(entry);
         }
+        call.state.catalog().remove(name);
+    } catch (...) {
+        if (call.daemon != nullptr) {
+            call.daemon->disk_created(entry);  // not deleted after all: serve it again
+        }
+        throw;
     }
-    call.state.catalog().remove(name);
     return {{"name", name}, {"deleted", true}, {"backing_kept", keep}};
 }
 

@@ -90,12 +90,20 @@ json rotate(CallContext& call, Params& params) {
                            rewrap_view(rotation.rewrap_following(vault.vault_name(), info.name))}});
 }
 
+// A bound left out stays as it is; null clears it.
 json expire(CallContext& call, Params& params) {
     keys::KeyVault& vault = vault_of(call, params);
     const std::string name = params.required_string("name");
-    const std::optional<TimePoint> not_before = params.optional_time("not_before");
-    const std::optional<TimePoint> expires = params.optional_time("expires");
+    const bool has_not_before = params.has("not_before");
+    const bool has_expires = params.has("expires");
+    std::optional<TimePoint> not_before = params.optional_time("not_before");
+    std::optional<TimePoint> expires = params.optional_time("expires");
     params.finish();
+    if (!has_not_before || !has_expires) {
+        const keys::KeyInfo current = vault.describe_key(name);
+        not_before = has_not_before ? not_before : current.not_before;
+        expires = has_expires ? expires : current.expires;
+    }
     return changed(call,
                    key_view(vault.vault_name(), vault.set_validity(name, not_before, expires)));
 }

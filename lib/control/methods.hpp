@@ -24,6 +24,9 @@ struct CallContext {
     LiveDaemon* daemon = nullptr;  // null when offline
     // Long operations (preallocating a disk) report (done, total) here.
     std::function<void(std::uint64_t, std::uint64_t)> progress;
+    // Root or the daemon's own user; offline the caller acts with its own
+    // file permissions and is privileged for these purposes.
+    bool privileged = true;
 };
 
 using MethodHandler = nlohmann::json (*)(CallContext& call, Params& params);

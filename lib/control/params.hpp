@@ -26,6 +26,9 @@ class Params {
     std::uint64_t required_uint(const std::string& name);
     std::optional<std::uint64_t> optional_uint(const std::string& name);
     bool bool_or(const std::string& name, bool fallback);
+    // Whether the parameter is present at all (null included): for params
+    // where null means "clear" and absence means "leave as it is".
+    bool has(const std::string& name) const { return params_.contains(name); }
     // A UTC time ("2026-12-31T23:59:00Z"), or null/absent for none.
     std::optional<TimePoint> optional_time(const std::string& name);
 

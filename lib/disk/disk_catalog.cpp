@@ -41,11 +41,14 @@ void DiskCatalog::add(const CatalogEntry& entry) {
         throw DiskError(DiskErrc::already_exists,
                         fmt::format("disk {} already exists", entry.name));
     }
-    const json document{{"format", 1},
-                        {"name", entry.name},
-                        {"path", fs::absolute(entry.path).string()},
-                        {"set", entry.set},
-                        {"created", format_utc(entry.created)}};
+    json document{{"format", 1},
+                  {"name", entry.name},
+                  {"path", fs::absolute(entry.path).string()},
+                  {"set", entry.set},
+                  {"created", format_utc(entry.created)}};
+    if (!entry.uuid.empty()) {
+        document["uuid"] = entry.uuid;
+    }
     ensure_directory();
     write_text_file_atomically(file, document.dump(2) + "\n", 0600);
 }
@@ -59,7 +62,8 @@ CatalogEntry DiskCatalog::get(const std::string& name) const {
         const json document = json::parse(read_text_file(file));
         return {document.at("name").get<std::string>(), document.at("path").get<std::string>(),
                 document.at("set").get<std::string>(),
-                parse_utc(document.at("created").get<std::string>())};
+                parse_utc(document.at("created").get<std::string>()),
+                document.value("uuid", std::string())};
     } catch (const std::exception& error) {
         throw DiskError(DiskErrc::corrupt, fmt::format("catalog entry {} is unreadable: {}",
                                                        file.string(), error.what()));

@@ -17,6 +17,9 @@ struct CatalogEntry {
     std::filesystem::path path;  // backing file or block device
     std::string set;
     TimePoint created;
+    // The header's uuid, so that deleting the disk erases only its own
+    // backing store; empty in entries written before it was recorded.
+    std::string uuid;
 };
 
 class DiskCatalog {

@@ -1,6 +1,9 @@
 #include "disk/served_disk.hpp"
 
+#include <fmt/format.h>
+
 #include "disk/disk.hpp"
+#include "disk/disk_error.hpp"
 #include "disk/header_slots.hpp"
 #include "storage/file_storage.hpp"
 
@@ -18,13 +21,16 @@ ServedDisk::ServedDisk(CatalogEntry entry, DiskHeader header,
 std::shared_ptr<ServedDisk> ServedDisk::open(const CatalogEntry& entry,
                                              keys::KeyProviders& providers,
                                              const ServeOptions& options, std::string* notice) {
-    DiskHeader header;
-    {
-        auto storage =
-            storage::FileStorage::open(entry.path, storage::FileStorage::Mode::read_only);
-        header = read_newest_header(*storage, entry.name);
-        check_backing_size(header, *storage, entry.name);
+    auto header_store =
+        storage::FileStorage::open(entry.path, storage::FileStorage::Mode::read_only);
+    DiskHeader header = read_newest_header(*header_store, entry.name);
+    if (!entry.uuid.empty() && header.uuid != entry.uuid) {
+        throw DiskError(
+            DiskErrc::corrupt,
+            fmt::format("disk {}: {} holds the header of disk {}, not of this disk ({})",
+                        entry.name, entry.path.string(), header.uuid, entry.uuid));
     }
+    check_backing_size(header, *header_store, entry.name);
     DiskKeys keys = unwrap_disk_keys(header, providers, entry.name);
 
     storage::FileBackend::Options backend_options;
@@ -36,8 +42,24 @@ std::shared_ptr<ServedDisk> ServedDisk::open(const CatalogEntry& entry,
     if (notice != nullptr && !direct_io_refused.empty()) {
         *notice = "O_DIRECT not used for " + entry.path.string() + ": " + direct_io_refused;
     }
-    return std::make_shared<ServedDisk>(entry, std::move(header), std::move(backend),
-                                        std::move(keys), options.read_only);
+    auto served = std::make_shared<ServedDisk>(entry, std::move(header), std::move(backend),
+                                               std::move(keys), options.read_only);
+    served->header_store_ = std::move(header_store);
+    return served;
+}
+
+DiskHeader ServedDisk::read_current_header() const {
+    if (!header_store_) {
+        throw DiskError(DiskErrc::io, fmt::format("disk {}: opened without a header store", name_));
+    }
+    DiskHeader current = read_newest_header(*header_store_, name_);
+    if (current.uuid != header_.uuid) {
+        throw DiskError(DiskErrc::corrupt,
+                        fmt::format("disk {}: the backing store now holds the header of disk {}, "
+                                    "not of the disk being served ({})",
+                                    name_, current.uuid, header_.uuid));
+    }
+    return current;
 }
 
 }  // namespace hostcrypt::disk

@@ -20,6 +20,7 @@
 #include "disk/sector_range_lock.hpp"
 #include "keys/key_providers.hpp"
 #include "storage/ring_backend.hpp"
+#include "storage/storage.hpp"
 
 namespace hostcrypt::disk {
 
@@ -51,6 +52,11 @@ class ServedDisk {
     bool read_only() const noexcept { return read_only_; }
 
     const storage::RingBackend& backend() const noexcept { return *backend_; }
+    // The header as it is on the backing store now (the key versions after
+    // any re-wrap), read through the descriptor the disk was opened with, so
+    // a renamed or replaced path cannot substitute another file. Throws
+    // DiskError, also if the store holds another disk's header (uuid).
+    DiskHeader read_current_header() const;
     KeySlot& keys() noexcept { return keys_; }
     SectorRangeLock& partial_writes() noexcept { return partial_writes_; }
     DiskCounters& counters() noexcept { return counters_; }
@@ -61,6 +67,7 @@ class ServedDisk {
     std::string name_;
     DiskHeader header_;
     std::unique_ptr<storage::RingBackend> backend_;
+    std::unique_ptr<storage::Storage> header_store_;  // read-only, for headers
     KeySlot keys_;
     SectorRangeLock partial_writes_;
     DiskCounters counters_;

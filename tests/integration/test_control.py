@@ -138,6 +138,12 @@ crypto_officer = ["gid:{self.OFFICER_GROUP}"]
         self.assertEqual(self.cli_as(self.OPERATOR, "disk", "create", "o1", "--set", "p",
                                      "--size", "4M").returncode, 0)
         self.assertIn("o1", list_exports(self.sock))
+        # ...but only in the state directory: the daemon runs as root
+        placed = self.cli_as(self.OPERATOR, "disk", "create", "o2", "--set", "p", "--size", "4M",
+                             "--path", os.path.join(self.root, "anywhere.img"))
+        self.assertEqual(placed.returncode, EXIT_REFUSED, placed.stderr)
+        self.assertIn("only root may choose a disk's backing path", placed.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.root, "anywhere.img")))
         self.assert_refused(self.cli_as(self.OPERATOR, "vault", "key", "disable", "app-key"),
                             "crypto-officer")
         self.assert_refused(self.cli_as(self.OPERATOR, "platform", "rotate"), "crypto-officer")
@@ -308,6 +314,61 @@ class LiveRevocation(ControlTest):
         self.wait_for_key_state("disk-c", "serving")
         self.assertEqual(h.pread(64 * KiB, 0), pattern(64 * KiB, 2))
         self.assertEqual(disk_status(self.json_cli("status"), "disk-c")["errors"], 0)
+
+
+class BackingPath(ControlTest):
+    """The daemon follows its disks by the descriptors it opened, not by
+    path: a backing file renamed under a served disk does not stop the key
+    monitor from revoking it, and deleting a disk whose recorded path now
+    leads elsewhere erases nothing."""
+
+    def test_revocation_follows_the_open_file(self):
+        self.make_sets()
+        self.make_disk("disk-c", "c", 8 * MiB)
+        self.start_daemon("--key-check-interval", "1s", "--revocation-grace", "2s")
+        h = self.connect("disk-c")
+        h.pwrite(pattern(64 * KiB, 6), 0)
+        backing = self.json_cli("disk", "show", "disk-c")["path"]
+        os.rename(backing, backing + ".moved")
+        self.run_cli("vault", "key", "disable", "app-key")
+        self.wait_for_key_state("disk-c", "revoked", timeout=15 * TIME_SCALE)
+        with self.assertRaises(nbd.Error) as failure:
+            h.pread(4 * KiB, 0)
+        self.assertEqual(failure.exception.errnum, errno.EIO)
+        self.run_cli("vault", "key", "enable", "app-key")
+        self.wait_for_key_state("disk-c", "serving")
+        self.assertEqual(h.pread(64 * KiB, 0), pattern(64 * KiB, 6))
+
+    def test_delete_refuses_a_path_that_leads_elsewhere(self):
+        self.make_sets()
+        self.make_disk("victim", "p", 8 * MiB)
+        self.make_disk("doomed", "p", 8 * MiB)
+        self.start_daemon("--key-check-interval", "1s")  # unserved disks are retried as often
+        victim = self.json_cli("disk", "show", "victim")["path"]
+        doomed = self.json_cli("disk", "show", "doomed")["path"]
+        other = os.path.join(self.root, "other.bin")
+        with open(other, "wb") as f:
+            f.write(pattern(64 * KiB, 1))
+        os.rename(doomed, doomed + ".real")
+        for target in (victim, other):
+            os.symlink(target, doomed)
+            with open(target, "rb") as f:
+                before = f.read(64 * KiB)
+            error = self.run_cli("disk", "delete", "doomed", expect=EXIT_REFUSED).stderr
+            self.assertIn("not erasing", error)
+            with open(target, "rb") as f:
+                self.assertEqual(f.read(64 * KiB), before, target)
+            os.unlink(doomed)
+        # never served from another disk's file, nor from a foreign one
+        self.assertEqual(list_exports(self.sock), ["victim"])
+        self.assertEqual(self.connect("victim").get_size(), 8 * MiB)
+        os.rename(doomed + ".real", doomed)
+        deadline = time.monotonic() + LOG_TIMEOUT
+        while "doomed" not in list_exports(self.sock):  # its own file is back: served again
+            self.assertLess(time.monotonic(), deadline, "doomed not served again")
+            time.sleep(0.2)
+        self.run_cli("disk", "delete", "doomed")
+        self.assertFalse(os.path.exists(doomed))
 
 
 class Unreachable(ControlTest):

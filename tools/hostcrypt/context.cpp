@@ -30,6 +30,7 @@ void Context::choose_backend() {
     }
     chosen_ = true;
     if (!control_socket.empty()) {
+        daemon_socket_ = control_socket;
         daemon_ = control::ControlClient::connect(control_socket);
         if (!daemon_) {
             throw control::ControlError(control::exit_unavailable, "daemon-unavailable",
@@ -46,6 +47,7 @@ void Context::choose_backend() {
             socket = default_control_socket;
         }
         if (socket) {
+            daemon_socket_ = *socket;
             daemon_ = control::ControlClient::connect(*socket);
         }
     }
@@ -57,6 +59,18 @@ void Context::choose_backend() {
 bool Context::via_daemon() {
     choose_backend();
     return daemon_.has_value();
+}
+
+void Context::reconnect() {
+    if (daemon_) {
+        daemon_.reset();
+        daemon_ = control::ControlClient::connect(daemon_socket_);
+        if (!daemon_) {
+            throw control::ControlError(
+                control::exit_unavailable, "daemon-unavailable",
+                fmt::format("no hostcryptd listens on {} any more", daemon_socket_.string()));
+        }
+    }
 }
 
 nlohmann::json Context::call(std::string_view method, const nlohmann::json& params,

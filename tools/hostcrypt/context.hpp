@@ -39,6 +39,9 @@ class Context {
                         std::function<void(std::uint64_t, std::uint64_t)> progress = {});
     // Whether the calls go to a running daemon (decided on first use).
     bool via_daemon();
+    // A new connection to the same daemon, for calls that must get through
+    // even if the old connection broke (the drill's clean-up).
+    void reconnect();
 
     // Prints `result` as JSON with --json, else through `human`.
     template <typename Human>
@@ -59,6 +62,7 @@ class Context {
 
     bool chosen_ = false;
     std::optional<control::ControlClient> daemon_;
+    std::filesystem::path daemon_socket_;
     std::unique_ptr<control::StateDirectory> state_;
 };
 

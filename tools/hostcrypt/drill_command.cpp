@@ -7,6 +7,7 @@
 // the monitor's settings restored before the command ends.
 
 #include <chrono>
+#include <csignal>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -34,6 +35,43 @@ using Clock = std::chrono::steady_clock;
 constexpr auto probe_period = std::chrono::milliseconds(100);
 // How long past grace + interval the drill waits for the daemon to act.
 constexpr auto slack = std::chrono::seconds(30);
+
+// Set by SIGINT, SIGTERM or SIGHUP: the drill stops where it is and cleans up.
+volatile std::sig_atomic_t interrupted = 0;
+
+void on_signal(int) {
+    interrupted = 1;
+}
+
+// While it lives, those signals interrupt the drill instead of killing it.
+class InterruptGuard {
+  public:
+    InterruptGuard() {
+        struct sigaction action {};
+        action.sa_handler = on_signal;
+        sigemptyset(&action.sa_mask);
+        for (std::size_t i = 0; i < std::size(signals_); ++i) {
+            ::sigaction(signals_[i], &action, &previous_[i]);
+        }
+    }
+    ~InterruptGuard() {
+        for (std::size_t i = 0; i < std::size(signals_); ++i) {
+            ::sigaction(signals_[i], &previous_[i], nullptr);
+        }
+    }
+    InterruptGuard(const InterruptGuard&) = delete;
+    InterruptGuard& operator=(const InterruptGuard&) = delete;
+
+    static void check() {
+        if (interrupted != 0) {
+            throw Error("interrupted");
+        }
+    }
+
+  private:
+    static constexpr int signals_[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction previous_[std::size(signals_)]{};
+};
 
 struct Arguments {
     std::string disk;
@@ -107,6 +145,7 @@ std::string checksum(NbdClient& nbd) {
     std::vector<std::byte> block(1 << 20);
     const std::uint64_t size = nbd.size();
     for (std::uint64_t offset = 0; offset < size; offset += block.size()) {
+        InterruptGuard::check();
         const std::span<std::byte> part(block.data(),
                                         std::min<std::uint64_t>(block.size(), size - offset));
         if (const auto error = nbd.read(part, offset)) {
@@ -124,6 +163,7 @@ std::optional<std::string> probe_until(NbdClient& nbd, bool want_failure,
                                        Clock::time_point deadline) {
     std::vector<std::byte> block(4096);
     while (Clock::now() < deadline) {
+        InterruptGuard::check();
         const std::optional<std::string> error = nbd.read(block, 0);
         if (error.has_value() == want_failure) {
             return error.value_or("");
@@ -164,6 +204,7 @@ class Restorer {
 };
 
 json run_drill(Context& context, const Arguments& arguments) {
+    const InterruptGuard interrupt_guard;
     const Target target = find_target(context, arguments);
     const json key{{"vault", target.vault}, {"name", target.key}};
     if (!context.call("vault.key.show", key).at("enabled").get<bool>()) {

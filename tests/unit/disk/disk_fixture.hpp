@@ -191,7 +191,7 @@ class StateFixture {
                            const CreateDiskOptions& options) {
         const fs::path path = backing_path(name);
         const DiskHeader header = Disk::create(path, name, options, sets_.get(set), providers());
-        catalog_.add({name, path, set, now});
+        catalog_.add({name, path, set, now, header.uuid});
         return header;
     }
 

@@ -291,7 +291,7 @@ TEST_CASE("one disk that cannot be re-wrapped does not stop the others", "[rotat
     Disks disks;
     add_one_of_each(disks);
     disks.state.catalog().add(
-        {"lost", disks.state.temp() / "missing.img", "plat", disks.state.now});
+        {"lost", disks.state.temp() / "missing.img", "plat", disks.state.now, ""});
     disks.state.providers().platform().rotate();
 
     const auto outcomes = disks.rotation().rewrap_platform_layers();
