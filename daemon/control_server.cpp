@@ -39,40 +39,44 @@ ControlServer::~ControlServer() {
 }
 
 void ControlServer::serve_once(Clock::time_point deadline, int wake_fd) {
-    if (answer_one_pending()) {
-        return;
-    }
     const Clock::time_point now = Clock::now();
     drop_idle(now);
+    // With a request already waiting, only look (timeout 0): new callers and
+    // what others sent are taken in before every answer, so one caller's
+    // pipeline cannot keep the others out.
+    const bool pending = std::any_of(clients_.begin(), clients_.end(), [](const Client& client) {
+        return client.buffered.find('\n') != std::string::npos;
+    });
     std::vector<pollfd> watched{{wake_fd, POLLIN, 0}, {listener_.socket.get(), POLLIN, 0}};
     for (const Client& client : clients_) {
         watched.push_back({client.socket.get(), POLLIN, 0});
     }
     // Wake at least every minute to close idle connections.
     const auto wait =
-        std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now),
-                   std::chrono::milliseconds(0), std::chrono::milliseconds(60000));
+        pending ? std::chrono::milliseconds(0)
+                : std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now),
+                             std::chrono::milliseconds(0), std::chrono::milliseconds(60000));
     const int ready = ::poll(watched.data(), watched.size(), static_cast<int>(wait.count()));
     if (ready < 0 && errno != EINTR) {
         throw Error(fmt::format("control socket: poll: {}", std::strerror(errno)));
     }
-    if (ready <= 0) {
-        return;
-    }
-    std::vector<bool> done(clients_.size(), false);
-    for (std::size_t i = 0; i < clients_.size(); ++i) {
-        if (watched[i + 2].revents != 0) {
-            done[i] = !receive(clients_[i]);
+    if (ready > 0) {
+        std::vector<bool> done(clients_.size(), false);
+        for (std::size_t i = 0; i < clients_.size(); ++i) {
+            if (watched[i + 2].revents != 0) {
+                done[i] = !receive(clients_[i]);
+            }
+        }
+        for (std::size_t i = clients_.size(); i-- > 0;) {
+            if (done[i]) {
+                clients_.erase(clients_.begin() + static_cast<std::ptrdiff_t>(i));
+            }
+        }
+        if (watched[1].revents != 0) {
+            accept_client();
         }
     }
-    for (std::size_t i = clients_.size(); i-- > 0;) {
-        if (done[i]) {
-            clients_.erase(clients_.begin() + static_cast<std::ptrdiff_t>(i));
-        }
-    }
-    if (watched[1].revents != 0) {
-        accept_client();
-    }
+    answer_one_pending();
 }
 
 bool ControlServer::answer_one_pending() {

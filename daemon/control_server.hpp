@@ -50,10 +50,11 @@ class ControlServer {
     ControlServer(const ControlServer&) = delete;
     ControlServer& operator=(const ControlServer&) = delete;
 
-    // Answers one pending request if there is one; otherwise waits until
-    // `deadline`, until `wake_fd` is readable or until callers connect or
-    // send, and takes in what they sent. Either way it returns soon, so the
-    // caller can do its own due work between requests.
+    // Takes in new callers and what callers sent — waiting for them until
+    // `deadline` or until `wake_fd` is readable if no request is pending —
+    // then answers at most one request (round-robin over callers). It
+    // returns soon either way, so the caller can do its own due work between
+    // any two requests.
     void serve_once(Clock::time_point deadline, int wake_fd);
 
     const std::filesystem::path& path() const noexcept { return listener_.address.path; }

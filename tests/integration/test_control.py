@@ -9,6 +9,8 @@ import json
 import os
 import socket
 import subprocess
+import sys
+import threading
 import time
 
 import nbd
@@ -254,6 +256,89 @@ class MalformedControl(ControlTest):
         self.assertEqual(h.pread(64 * KiB, 0), pattern(64 * KiB, 5))
         self.assertEqual(self.json_cli("disk", "show", "disk-p")["name"], "disk-p")
         self.assertTrue(self.daemon.alive())
+
+
+class ControlLimits(ControlTest):
+    """Callers cannot take the control plane from others: a caller that
+    pipelines requests and reads its answers in a trickle does not hold off
+    a revocation (the daemon does its own work between any two requests); a user other than root gets a bounded share of the
+    connections, and root always gets in."""
+
+    def test_a_caller_that_reads_slowly_holds_nothing_up(self):
+        self.make_sets()
+        self.make_disk("disk-c", "c", 8 * MiB)
+        self.start_daemon("--key-check-interval", "1s", "--revocation-grace", "2s")
+        h = self.connect("disk-c")
+        greedy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        greedy.connect(self.control_path())
+        self.raw_sockets.append(greedy)
+        line = b'{"jsonrpc":"2.0","id":1,"method":"status"}\n'
+        greedy.sendall(line * 300)  # about 500 KiB of answers, taken in a trickle
+        stop = threading.Event()
+
+        def trickle():  # always just fast enough not to be dropped
+            while not stop.wait(2):
+                try:
+                    greedy.recv(1500)
+                except OSError:
+                    return
+        reader = threading.Thread(target=trickle, daemon=True)
+        reader.start()
+        self.addCleanup(stop.set)
+        disabled_at = time.monotonic()
+        self.run_cli("vault", "key", "disable", "app-key")
+        while True:
+            try:
+                h.pread(4 * KiB, 0)
+            except nbd.Error:
+                break
+            self.assertLess(time.monotonic() - disabled_at, 20 * TIME_SCALE,
+                            "still serving: the greedy caller held off the revocation")
+            time.sleep(0.2)
+
+    def test_connection_share_per_user_and_root_always_in(self):
+        self.make_sets()
+        self.start_daemon()
+        os.chmod(self.root, 0o711)
+        os.chmod(self.control_path(), 0o666)  # let other users reach it at all
+        holders = []
+        try:
+            # 8 users take all 64 connections, each trying for 12 and keeping 8
+            for uid in range(4010, 4018):
+                holders.append(subprocess.Popen(
+                    [sys.executable, "-c", HOLDER, self.control_path(), "12"], user=uid,
+                    stdout=subprocess.PIPE, text=True))
+            self.assertEqual([int(holder.stdout.readline()) for holder in holders], [8] * 8)
+            # root still gets in (someone's idle connection makes way)
+            self.assertTrue(self.json_cli("status")["daemon"]["running"])
+            self.daemon.wait_for_line("to make room for", what="an idle connection evicted")
+        finally:
+            for holder in holders:
+                holder.kill()
+                holder.wait()
+                holder.stdout.close()
+
+
+# Opens argv[2] control connections, reports how many the daemon kept open,
+# then holds them.
+HOLDER = """
+import socket, sys, time
+held = []
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    held.append(s)
+time.sleep(1)
+kept = 0
+for s in held:
+    s.setblocking(False)
+    try:
+        kept += s.recv(1) != b""
+    except BlockingIOError:
+        kept += 1
+print(kept, flush=True)
+time.sleep(60)
+"""
 
 
 class LiveRevocation(ControlTest):
