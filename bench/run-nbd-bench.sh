@@ -249,8 +249,10 @@ start_hostcryptd() {
     # An empty config file: built-in defaults (one reactor per CPU), whatever
     # /etc/hostcrypt/hostcryptd.toml says; the page cache, like the peers.
     : >"$work/hostcryptd.toml"
+    # Its own control socket: never the system daemon's /run/hostcrypt one.
     "$hostcryptd" --config "$work/hostcryptd.toml" --state "$work/state" \
-        --unix "$work/hostcryptd.sock" --no-direct-io 2>"$work/hostcryptd.log" &
+        --unix "$work/hostcryptd.sock" --control "$work/control.sock" --no-direct-io \
+        2>"$work/hostcryptd.log" &
     server_pid[hostcryptd]=$!
     wait_until_ready hostcryptd "$work/hostcryptd.sock" "$work/hostcryptd.log" "hostcryptd: ready"
 }
