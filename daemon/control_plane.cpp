@@ -132,7 +132,10 @@ void ControlPlane::run() {
     while (!stop_requested_.load()) {
         // One request at most, then the due work below: a caller cannot
         // hold off key checks or shutdown by sending many requests.
-        const auto next = std::min(next_key_check_, next_platform_check_);
+        auto next = std::min(next_key_check_, next_platform_check_);
+        if (temporary_until_) {
+            next = std::min(next, temporary_end_);
+        }
         try {
             control_server_->serve_once(next, wake_fd_.get());
         } catch (const std::exception& error) {
@@ -143,6 +146,9 @@ void ControlPlane::run() {
         [[maybe_unused]] const ssize_t drained = ::read(wake_fd_.get(), &count, sizeof count);
         if (reload_requested_.exchange(false)) {
             reload();
+        }
+        if (temporary_until_ && Clock::now() >= temporary_end_) {
+            end_temporary_monitor_settings();
         }
         if (check_requested_ || Clock::now() >= next_key_check_) {
             check_requested_ = false;
@@ -385,10 +391,12 @@ void ControlPlane::rotate_platform_key_if_due() {
 }
 
 json ControlPlane::monitor_view() const {
-    return {{"interval", duration_json(monitor_.check_interval)},
-            {"grace", duration_json(monitor_.revocation_grace)},
-            {"unreachable_tolerance", duration_json(monitor_.unreachable_tolerance)},
-            {"last_check", last_key_check_ ? json(format_utc(*last_key_check_)) : json(nullptr)}};
+    return {
+        {"interval", duration_json(monitor_.check_interval)},
+        {"grace", duration_json(monitor_.revocation_grace)},
+        {"unreachable_tolerance", duration_json(monitor_.unreachable_tolerance)},
+        {"temporary_until", temporary_until_ ? json(format_utc(*temporary_until_)) : json(nullptr)},
+        {"last_check", last_key_check_ ? json(format_utc(*last_key_check_)) : json(nullptr)}};
 }
 
 json ControlPlane::live_status() {
@@ -439,17 +447,49 @@ json ControlPlane::configure_monitor(control::Params& params) {
     changed.revocation_grace = duration_param(params, "grace", monitor_.revocation_grace);
     changed.unreachable_tolerance =
         duration_param(params, "unreachable_tolerance", monitor_.unreachable_tolerance);
+    std::optional<std::chrono::seconds> lasting;
+    if (params.has("for")) {
+        lasting = duration_param(params, "for", std::chrono::seconds(0));
+    }
     params.finish();
+    if (lasting && temporary_until_) {
+        throw control::ControlError(
+            control::exit_refused, "refused",
+            fmt::format("temporary key monitor settings (a drill's) are in force until {}; "
+                        "one drill at a time",
+                        format_utc(*temporary_until_)));
+    }
     json previous = monitor_view();
     previous.erase("last_check");
+    if (lasting) {
+        settings_after_temporary_ = monitor_;
+    }
     monitor_ = changed;
+    // Temporary settings end on their own, so that a drill that dies
+    // half-way cannot leave every disk with a drill's grace period.
+    temporary_until_.reset();
+    if (lasting) {
+        temporary_until_ = system_now() + *lasting;  // for people
+        temporary_end_ = Clock::now() + *lasting;    // for the loop: immune to clock jumps
+    }
     next_key_check_ = Clock::now();  // the new interval counts from now
-    log("key monitor: checks every {}, grace {}, unreachable tolerance {}",
+    log("key monitor: checks every {}, grace {}, unreachable tolerance {}{}",
         format_duration(monitor_.check_interval), format_duration(monitor_.revocation_grace),
-        format_duration(monitor_.unreachable_tolerance));
+        format_duration(monitor_.unreachable_tolerance),
+        lasting ? fmt::format(", until {}", format_utc(*temporary_until_)) : "");
     json result = monitor_view();
     result["previous"] = previous;
     return result;
+}
+
+void ControlPlane::end_temporary_monitor_settings() {
+    temporary_until_.reset();
+    monitor_ = settings_after_temporary_;
+    next_key_check_ = Clock::now();
+    log("key monitor: temporary settings expired; back to checks every {}, grace {}, "
+        "unreachable tolerance {}",
+        format_duration(monitor_.check_interval), format_duration(monitor_.revocation_grace),
+        format_duration(monitor_.unreachable_tolerance));
 }
 
 }  // namespace hostcrypt::daemon

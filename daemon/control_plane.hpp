@@ -70,6 +70,7 @@ class ControlPlane final : public control::LiveDaemon {
     void retry_unserved();
     void rotate_platform_key_if_due();
     nlohmann::json monitor_view() const;
+    void end_temporary_monitor_settings();
 
     DaemonConfig config_;
     Server& server_;
@@ -87,6 +88,10 @@ class ControlPlane final : public control::LiveDaemon {
     std::chrono::steady_clock::time_point next_platform_check_;
     TimePoint started_;
     std::optional<TimePoint> last_key_check_;
+    // While a drill's settings are in force: when they end by themselves.
+    std::optional<TimePoint> temporary_until_;
+    std::chrono::steady_clock::time_point temporary_end_;
+    KeyMonitorConfig settings_after_temporary_;
     std::thread thread_;
 };
 

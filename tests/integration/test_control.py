@@ -25,6 +25,22 @@ def disk_status(status, name):
     return next(d for d in status["disks"] if d["name"] == name)
 
 
+def control_call(path, method, params):
+    """One JSON-RPC call on a fresh control connection; the response object."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(30 * TIME_SCALE)
+        s.connect(path)
+        s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
+                              "params": params}).encode() + b"\n")
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return json.loads(answer)
+
+
 class ControlTest(IntegrationTest):
     def control_path(self):
         return self.daemon.control_path
@@ -520,6 +536,29 @@ class Drill(ControlTest):
         self.assertIn("data verified: unchanged", human)
         refused = self.run_cli("drill", "disk-p", expect=EXIT_USAGE).stderr
         self.assertIn("platform key only", refused)
+
+    def test_drill_settings_are_temporary_and_exclusive(self):
+        """A drill's monitor settings end by themselves (a drill that dies
+        half-way cannot leave them behind) and a second drill is refused
+        while they are in force."""
+        self.make_sets()
+        self.start_daemon()
+        drill = {"interval": "1s", "grace": "5s", "for": "3s"}
+        first = control_call(self.control_path(), "monitor.configure", drill)
+        self.assertTrue(first["result"]["temporary_until"], first)
+        self.assertEqual(first["result"]["previous"]["grace"], "1h")
+        second = control_call(self.control_path(), "monitor.configure", drill)
+        self.assertEqual(second["error"]["code"], EXIT_REFUSED, second)
+        self.assertIn("one drill at a time", second["error"]["message"])
+        deadline = time.monotonic() + 15 * TIME_SCALE
+        while True:
+            monitor = self.json_cli("status")["daemon"]["key_monitor"]
+            if monitor["temporary_until"] is None:
+                break
+            self.assertLess(time.monotonic(), deadline, f"still temporary: {monitor}")
+            time.sleep(0.5)
+        self.assertEqual((monitor["interval"], monitor["grace"]), ("1m", "1h"))
+        self.daemon.wait_for_line("temporary settings expired", what="the expiry logged")
 
 
 class RotationUnderLoad(ControlTest):

@@ -220,10 +220,14 @@ json run_drill(Context& context, const Arguments& arguments) {
                 {"interval", arguments.interval}};
     result["checksum_before"] = checksum(nbd);
 
-    const json monitor = context.call(
-        "monitor.configure", {{"interval", arguments.interval}, {"grace", arguments.grace}});
     const std::chrono::seconds grace = parse_duration(arguments.grace);
     const std::chrono::seconds interval = parse_duration(arguments.interval);
+    // Temporary in the daemon too: if this process dies half-way, the daemon
+    // restores its own settings by the time the drill would have ended.
+    const json monitor = context.call("monitor.configure",
+                                      {{"interval", arguments.interval},
+                                       {"grace", arguments.grace},
+                                       {"for", format_duration(grace + 4 * interval + 2 * slack)}});
     json timeline = json::array();
     {
         const json previous = monitor.at("previous");
