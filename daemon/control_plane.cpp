@@ -44,19 +44,6 @@ json duration_json(std::chrono::seconds value) {
     return format_duration(value);
 }
 
-std::chrono::seconds duration_param(control::Params& params, const std::string& name,
-                                    std::chrono::seconds current) {
-    const std::optional<std::string> text = params.optional_string(name);
-    if (!text) {
-        return current;
-    }
-    try {
-        return parse_duration(*text);
-    } catch (const Error& error) {
-        throw control::invalid_params(fmt::format("{}: {}", name, error.what()));
-    }
-}
-
 }  // namespace
 
 ControlPlane::ControlPlane(const DaemonConfig& config, Server& server)
@@ -443,14 +430,12 @@ json ControlPlane::live_status() {
 
 json ControlPlane::configure_monitor(control::Params& params) {
     KeyMonitorConfig changed = monitor_;
-    changed.check_interval = duration_param(params, "interval", monitor_.check_interval);
-    changed.revocation_grace = duration_param(params, "grace", monitor_.revocation_grace);
+    changed.check_interval = params.optional_duration("interval").value_or(monitor_.check_interval);
+    changed.revocation_grace =
+        params.optional_duration("grace").value_or(monitor_.revocation_grace);
     changed.unreachable_tolerance =
-        duration_param(params, "unreachable_tolerance", monitor_.unreachable_tolerance);
-    std::optional<std::chrono::seconds> lasting;
-    if (params.has("for")) {
-        lasting = duration_param(params, "for", std::chrono::seconds(0));
-    }
+        params.optional_duration("unreachable_tolerance").value_or(monitor_.unreachable_tolerance);
+    const std::optional<std::chrono::seconds> lasting = params.optional_duration("for");
     params.finish();
     if (lasting && temporary_until_) {
         throw control::ControlError(

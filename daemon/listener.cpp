@@ -9,12 +9,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <thread>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "common/retry.hpp"
 
 namespace hostcrypt::daemon {
 
@@ -130,18 +130,10 @@ Listener open_tcp(const ListenAddress& address) {
 }
 
 Listener open_socket(const ListenAddress& address) {
-    const auto deadline = std::chrono::steady_clock::now() + busy_wait;
-    for (;;) {
-        try {
-            return address.kind == ListenAddress::Kind::unix_socket ? open_unix(address)
-                                                                    : open_tcp(address);
-        } catch (const AddressBusy&) {
-            if (std::chrono::steady_clock::now() >= deadline) {
-                throw;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-    }
+    return retry_for<AddressBusy>(busy_wait, [&] {
+        return address.kind == ListenAddress::Kind::unix_socket ? open_unix(address)
+                                                                : open_tcp(address);
+    });
 }
 
 }  // namespace

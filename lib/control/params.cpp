@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/duration.hpp"
 #include "control/control_error.hpp"
 
 namespace hostcrypt::control {
@@ -85,6 +86,18 @@ std::optional<TimePoint> Params::optional_time(const std::string& name) {
         return parse_utc(*text);
     } catch (const Error& error) {
         throw invalid_params(fmt::format("parameter '{}': {}", name, error.what()));
+    }
+}
+
+std::optional<std::chrono::seconds> Params::optional_duration(const std::string& name) {
+    const std::optional<std::string> text = optional_string(name);
+    if (!text) {
+        return std::nullopt;
+    }
+    try {
+        return parse_duration(*text);
+    } catch (const Error& error) {
+        throw invalid_params(fmt::format("{}: {}", name, error.what()));
     }
 }
 

@@ -5,6 +5,7 @@
 // "size" must be a number. Unknown parameters are refused too: a misspelled
 // option must not silently fall back to a default.
 
+#include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -31,6 +32,9 @@ class Params {
     bool has(const std::string& name) const { return params_.contains(name); }
     // A UTC time ("2026-12-31T23:59:00Z"), or null/absent for none.
     std::optional<TimePoint> optional_time(const std::string& name);
+
+    // A duration ("90d", "12h", "30m", "10s"), or null/absent for none.
+    std::optional<std::chrono::seconds> optional_duration(const std::string& name);
 
     // Throws invalid_params naming any parameter no accessor asked for.
     // Methods call it after reading their params and before acting.

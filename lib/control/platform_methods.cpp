@@ -2,10 +2,7 @@
 
 #include <array>
 
-#include <fmt/format.h>
-
 #include "common/duration.hpp"
-#include "control/control_error.hpp"
 #include "control/methods.hpp"
 #include "control/views.hpp"
 #include "disk/rotation.hpp"
@@ -34,14 +31,7 @@ json show(CallContext& call, Params& params) {
 // disks behind, the next run of the same timer finishes their re-wrap even
 // though the key is young now.
 json rotate(CallContext& call, Params& params) {
-    std::optional<std::chrono::seconds> max_age;
-    if (const std::optional<std::string> text = params.optional_string("if_older_than")) {
-        try {
-            max_age = parse_duration(*text);
-        } catch (const Error& error) {
-            throw invalid_params(fmt::format("if_older_than: {}", error.what()));
-        }
-    }
+    const std::optional<std::chrono::seconds> max_age = params.optional_duration("if_older_than");
     params.finish();
     disk::Rotation rotation(call.state.catalog(), call.state.sets(), call.state.providers());
     const disk::PlatformRotation outcome = rotation.rotate_platform_key(max_age);

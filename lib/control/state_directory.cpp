@@ -1,9 +1,8 @@
 #include "control/state_directory.hpp"
 
-#include <thread>
-
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "common/retry.hpp"
 
 namespace hostcrypt::control {
 
@@ -12,17 +11,7 @@ namespace {
 DirectoryLock lock_directory(const std::filesystem::path& path,
                              std::chrono::milliseconds lock_wait) {
     ensure_private_directory(path);
-    const auto deadline = std::chrono::steady_clock::now() + lock_wait;
-    for (;;) {
-        try {
-            return DirectoryLock(path);
-        } catch (const Error&) {
-            if (std::chrono::steady_clock::now() >= deadline) {
-                throw;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-    }
+    return retry_for<Error>(lock_wait, [&] { return DirectoryLock(path); });
 }
 
 }  // namespace

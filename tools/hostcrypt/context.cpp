@@ -19,6 +19,16 @@ namespace {
 // Where hostcryptd.service puts its control socket (systemd/hostcryptd.service).
 const fs::path default_control_socket = "/run/hostcrypt/control.sock";
 
+// A connection to the daemon at `socket`, or exit 10 when none answers there.
+control::ControlClient required_daemon(const fs::path& socket) {
+    std::optional<control::ControlClient> client = control::ControlClient::connect(socket);
+    if (!client) {
+        throw control::ControlError(control::exit_unavailable, "daemon-unavailable",
+                                    fmt::format("no hostcryptd listens on {}", socket.string()));
+    }
+    return std::move(*client);
+}
+
 }  // namespace
 
 Context::Context() = default;
@@ -31,11 +41,7 @@ void Context::choose_backend() {
     chosen_ = true;
     if (!control_socket.empty()) {
         daemon_socket_ = control_socket;
-        daemon_ = control::ControlClient::connect(control_socket);
-        if (!daemon_) {
-            throw control::ControlError(control::exit_unavailable, "daemon-unavailable",
-                                        fmt::format("no hostcryptd listens on {}", control_socket));
-        }
+        daemon_ = required_daemon(daemon_socket_);
         return;
     }
     if (!offline) {
@@ -64,12 +70,7 @@ bool Context::via_daemon() {
 void Context::reconnect() {
     if (daemon_) {
         daemon_.reset();
-        daemon_ = control::ControlClient::connect(daemon_socket_);
-        if (!daemon_) {
-            throw control::ControlError(
-                control::exit_unavailable, "daemon-unavailable",
-                fmt::format("no hostcryptd listens on {} any more", daemon_socket_.string()));
-        }
+        daemon_ = required_daemon(daemon_socket_);
     }
 }
 

@@ -149,6 +149,26 @@ TEST_CASE("times are read as UTC and bad ones refused with the parameter", "[par
         "parameter 'expires' must be a string");
 }
 
+TEST_CASE("durations are read with their unit and bad ones refused with the parameter",
+          "[params]") {
+    using namespace std::chrono_literals;
+    Params params(json{{"grace", "10s"}, {"interval", nullptr}, {"for", "2h"}});
+    CHECK(params.optional_duration("grace") == 10s);
+    CHECK(params.optional_duration("for") == 2h);
+    CHECK(params.optional_duration("interval") == std::nullopt);
+    CHECK(params.optional_duration("absent") == std::nullopt);
+    const ControlError error = thrown<ControlError>([] {
+        Params(json{{"grace", "soon"}}).optional_duration("grace");
+    });
+    CHECK(error.error_class().code == exit_usage);
+    CHECK_THAT(error.what(), Catch::Matchers::StartsWith("grace: "));
+    check_invalid(
+        [] {
+            Params(json{{"grace", 10}}).optional_duration("grace");
+        },
+        "parameter 'grace' must be a string");
+}
+
 TEST_CASE("finish refuses a parameter no accessor asked for", "[params]") {
     Params params(json{{"name", "d1"}, {"sise", 10U}});
     CHECK(params.required_string("name") == "d1");
