@@ -1,5 +1,6 @@
 #include "common/files.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -163,6 +164,20 @@ void append_line_durably(const fs::path& path, std::string_view line, mode_t mod
     if (::fdatasync(fd.get()) != 0) {
         throw_os_error("cannot sync", path, errno);
     }
+}
+
+std::vector<std::string> file_stems(const fs::path& directory, std::string_view extension) {
+    std::vector<std::string> stems;
+    if (!fs::exists(directory)) {
+        return stems;
+    }
+    for (const auto& item : fs::directory_iterator(directory)) {
+        if (item.is_regular_file() && item.path().extension() == extension) {
+            stems.push_back(item.path().stem().string());
+        }
+    }
+    std::sort(stems.begin(), stems.end());
+    return stems;
 }
 
 void ensure_private_directory(const fs::path& path) try {

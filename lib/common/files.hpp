@@ -49,6 +49,11 @@ void sync_file(int fd, const std::filesystem::path& path_for_errors);
 // otherwise throws an Error that says how to fix it. Secrets live below.
 void ensure_private_directory(const std::filesystem::path& path);
 
+// The names, without the extension, of the regular files in `directory`
+// whose names end in `extension` (".json"), sorted; none if it does not exist.
+std::vector<std::string> file_stems(const std::filesystem::path& directory,
+                                    std::string_view extension);
+
 // `path` must be a regular file owned by this user with no group or other access.
 void check_private_file(const std::filesystem::path& path);
 

@@ -1,6 +1,5 @@
 #include "disk/disk_catalog.hpp"
 
-#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
@@ -72,15 +71,9 @@ CatalogEntry DiskCatalog::get(const std::string& name) const {
 
 std::vector<CatalogEntry> DiskCatalog::list() const {
     std::vector<CatalogEntry> entries;
-    if (fs::exists(directory_)) {
-        for (const auto& item : fs::directory_iterator(directory_)) {
-            if (item.path().extension() == ".json") {
-                entries.push_back(get(item.path().stem().string()));
-            }
-        }
+    for (const std::string& name : file_stems(directory_, ".json")) {
+        entries.push_back(get(name));
     }
-    std::sort(entries.begin(), entries.end(),
-              [](const CatalogEntry& a, const CatalogEntry& b) { return a.name < b.name; });
     return entries;
 }
 

@@ -154,16 +154,9 @@ EncryptionSet SetStore::get(const std::string& name) const {
 
 std::vector<EncryptionSet> SetStore::list() const {
     std::vector<EncryptionSet> sets;
-    if (!fs::exists(directory_)) {
-        return sets;
+    for (const std::string& name : file_stems(directory_, ".json")) {
+        sets.push_back(get(name));
     }
-    for (const auto& entry : fs::directory_iterator(directory_)) {
-        if (entry.path().extension() == ".json") {
-            sets.push_back(get(entry.path().stem().string()));
-        }
-    }
-    std::sort(sets.begin(), sets.end(),
-              [](const EncryptionSet& a, const EncryptionSet& b) { return a.name < b.name; });
     return sets;
 }
 
