@@ -42,6 +42,7 @@ constexpr const char* footer =
 struct Flags {
     std::string config_file;
     std::string state_directory;
+    std::string temp_directory;
     std::vector<std::string> unix_paths;
     std::vector<std::string> tcp_addresses;
     unsigned reactors = 0;
@@ -59,6 +60,7 @@ struct Flags {
 struct Overrides {
     std::optional<fs::path> config_file;
     std::optional<fs::path> state_directory;
+    std::optional<fs::path> temp_directory;
     std::vector<ListenAddress> listeners;
     std::optional<unsigned> reactors;
     std::optional<bool> direct_io;
@@ -109,6 +111,9 @@ Overrides overrides_of(const CLI::App& app, const Flags& flags) {
     }
     if (given("--state")) {
         overrides.state_directory = absolute_path(flags.state_directory, "--state");
+    }
+    if (given("--temp-dir")) {
+        overrides.temp_directory = absolute_path(flags.temp_directory, "--temp-dir");
     }
     for (const std::string& path : flags.unix_paths) {
         try {
@@ -191,6 +196,10 @@ std::variant<DaemonConfig, ExitRequest> parse_command_line(
     app.add_option("--state", flags.state_directory,
                    "state directory (default /var/lib/hostcrypt, or $HOSTCRYPT_STATE)")
         ->type_name("DIR");
+    app.add_option("--temp-dir", flags.temp_directory,
+                   "host-local directory for the instances' temp disks, erased at start "
+                   "(default: <state>/temp)")
+        ->type_name("DIR");
     app.add_option("--unix", flags.unix_paths, "listen on this unix socket (repeatable)")
         ->type_name("PATH")
         ->allow_extra_args(false);
@@ -243,6 +252,7 @@ std::variant<DaemonConfig, ExitRequest> parse_command_line(
     if (overrides.state_directory) {
         config.state_directory = *overrides.state_directory;
     }
+    config.temp_directory = overrides.temp_directory.value_or(config.temp_directory);
     if (!overrides.listeners.empty()) {
         config.listeners = overrides.listeners;
     }

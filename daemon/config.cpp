@@ -74,7 +74,7 @@ class FileReader {
     void read_root(const toml::table& root, DaemonConfig& config) const {
         for (const auto& [key, node] : root) {
             if (key == "state_directory") {
-                config.state_directory = read_state_directory(node);
+                config.state_directory = read_absolute_path(node, "state_directory");
             } else if (key == "reactors") {
                 config.reactors = read_reactors(node);
             } else if (key == "listen") {
@@ -96,12 +96,12 @@ class FileReader {
     }
 
   private:
-    fs::path read_state_directory(const toml::node& node) const {
+    fs::path read_absolute_path(const toml::node& node, std::string_view key) const {
         const std::string& text =
-            expect<std::string>(node, "state_directory", "a string: an absolute path").get();
+            expect<std::string>(node, key, "a string: an absolute path").get();
         if (!fs::path(text).is_absolute()) {
             fail(ConfigErrc::invalid_value, node,
-                 fmt::format("state_directory must be an absolute path, not \"{}\"", text));
+                 fmt::format("{} must be an absolute path, not \"{}\"", key, text));
         }
         return text;
     }
@@ -169,9 +169,11 @@ class FileReader {
                 config.direct_io = expect<bool>(node, "storage.direct_io", "true or false").get();
             } else if (key == "read_only") {
                 config.read_only = expect<bool>(node, "storage.read_only", "true or false").get();
+            } else if (key == "temp_directory") {
+                config.temp_directory = read_absolute_path(node, "storage.temp_directory");
             } else {
                 unknown_key(node, fmt::format("storage.{}", key.str()),
-                            "[storage] takes direct_io and read_only");
+                            "[storage] takes direct_io, read_only and temp_directory");
             }
         }
     }

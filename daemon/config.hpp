@@ -53,6 +53,9 @@ struct DaemonConfig {
     bool direct_io = false;
     // Serve every export read-only: writes are refused with EPERM.
     bool read_only = false;
+    // Host-local storage for the instances' temp disks; empty means
+    // <state_directory>/temp. Everything in it is erased at start.
+    std::filesystem::path temp_directory;
     // Rotate the platform key once its newest version is this old (and
     // re-wrap the platform layers); nullopt = never.
     std::optional<std::chrono::seconds> platform_key_max_age = std::chrono::hours(24) * 90;
@@ -62,6 +65,10 @@ struct DaemonConfig {
     std::filesystem::path config_file;
 
     bool operator==(const DaemonConfig&) const = default;
+
+    std::filesystem::path temp_directory_in_use() const {
+        return temp_directory.empty() ? state_directory / "temp" : temp_directory;
+    }
 };
 
 inline constexpr unsigned max_reactors = 256;

@@ -17,6 +17,7 @@
 #include "control/methods.hpp"
 #include "daemon/log.hpp"
 #include "daemon/notify.hpp"
+#include "disk/dek_id.hpp"
 #include "disk/disk_keys.hpp"
 #include "disk/header_slots.hpp"
 #include "disk/rotation.hpp"
@@ -52,6 +53,7 @@ ControlPlane::ControlPlane(const DaemonConfig& config, Server& server)
       state_(config.state_directory, daemon_actor, state_lock_wait),
       audit_(config.state_directory / "control-audit.log"),
       monitor_(config.key_monitor),
+      exports_(config_, server, state_.providers()),
       wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       started_(system_now()) {
     if (!wake_fd_) {
@@ -64,17 +66,15 @@ ControlPlane::~ControlPlane() {
 }
 
 void ControlPlane::load_catalog() {
-    for (const disk::CatalogEntry& entry : state_.catalog().list()) {
-        if (server_.disk(entry.name)) {
-            continue;
-        }
-        const std::string problem = server_.serve(entry, state_.providers());
-        if (problem.empty()) {
-            unserved_.erase(entry.name);
-        } else {
-            unserved_[entry.name] = problem;
-        }
-    }
+    apply_plan();
+}
+
+std::map<std::string, std::string> ControlPlane::apply_plan() {
+    const instance::ServingPlan plan =
+        instance::plan_exports(state_.catalog().list(), state_.instances().list());
+    std::map<std::string, std::string> unserved = exports_.apply(plan);
+    std::erase_if(key_states_, [&](const auto& item) { return !server_.disk(item.first); });
+    return unserved;
 }
 
 void ControlPlane::start() {
@@ -196,26 +196,32 @@ std::string ControlPlane::handle(const PeerCredentials& caller, std::string_view
 }
 
 std::string ControlPlane::disk_created(const disk::CatalogEntry& entry) {
-    const std::string problem = server_.serve(entry, state_.providers());
-    if (!problem.empty()) {
-        unserved_[entry.name] = problem;
-    }
-    return problem;
+    const std::map<std::string, std::string> unserved = apply_plan();
+    const auto found = unserved.find(entry.name);
+    return found == unserved.end() ? std::string() : found->second;
 }
 
 void ControlPlane::disk_deleting(const std::string& name) {
-    if (!server_.retire(name, true)) {
-        const auto served = server_.disk(name);
+    exports_releasing({name});
+    log("disk {}: no longer served: it is being deleted", name);
+}
+
+std::map<std::string, std::string> ControlPlane::instances_changed() {
+    return apply_plan();
+}
+
+void ControlPlane::exports_releasing(const std::vector<std::string>& exports) {
+    std::string busy;
+    if (!exports_.release(exports, busy)) {
+        const auto served = server_.disk(busy);
         const std::uint64_t connections =
             served ? disk::DiskCounters::read(served->counters().connections) : 0;
         throw control::ControlError(
             control::exit_refused, "refused",
-            fmt::format("disk {} is in use by {} connection(s); disconnect them first", name,
+            fmt::format("{} is in use by {} connection(s); disconnect them first", busy,
                         connections));
     }
-    key_states_.erase(name);
-    unserved_.erase(name);
-    log("disk {}: no longer served: it is being deleted", name);
+    std::erase_if(key_states_, [&](const auto& item) { return !server_.disk(item.first); });
 }
 
 void ControlPlane::keys_changed() {
@@ -226,24 +232,7 @@ void ControlPlane::keys_changed() {
 void ControlPlane::reload() {
     log("reloading the catalog");
     try {
-        std::set<std::string> names;
-        for (const disk::CatalogEntry& entry : state_.catalog().list()) {
-            names.insert(entry.name);
-        }
-        for (const auto& served : server_.disks()) {
-            if (!names.contains(served->name())) {
-                // Its connections stay open, but nothing monitors its keys any
-                // more: they go now, and those connections get EIO.
-                served->keys().revoke("the disk is no longer in the catalog");
-                server_.retire(served->name(), false);
-                server_.refresh_ciphers();
-                key_states_.erase(served->name());
-                log("disk {}: no longer in the catalog: not offered any more, its keys dropped",
-                    served->name());
-            }
-        }
-        std::erase_if(unserved_, [&](const auto& item) { return !names.contains(item.first); });
-        load_catalog();
+        apply_plan();
     } catch (const std::exception& error) {
         log("reload failed, still serving what was loaded before: {}", error.what());
     }
@@ -258,6 +247,9 @@ void ControlPlane::check_keys() {
     const TimePoint now = system_now();
     last_key_check_ = now;
     for (const auto& served : server_.disks()) {
+        if (served->persisted() == nullptr) {
+            continue;  // a temp disk: under the platform key, never revoked
+        }
         try {
             check_disk(served, now);
         } catch (const std::exception& error) {
@@ -265,7 +257,20 @@ void ControlPlane::check_keys() {
                 error.what());
         }
     }
-    retry_unserved();
+    exports_.retry_unserved([this](const disk::CatalogEntry& entry) {
+        try {
+            const disk::DiskHeader header = disk::read_newest_header(entry);
+            for (const keys::KeyHealth& layer : disk::disk_key_health(header, state_.providers())) {
+                if (!layer.usable()) {
+                    return layer.reason;
+                }
+            }
+            return std::string();
+        } catch (const std::exception& error) {
+            return std::string(error.what());
+        }
+    });
+    exports_.rewrap_temp_disks();
 }
 
 void ControlPlane::check_disk(const std::shared_ptr<disk::ServedDisk>& served, TimePoint now) {
@@ -276,7 +281,7 @@ void ControlPlane::check_disk(const std::shared_ptr<disk::ServedDisk>& served, T
     std::optional<disk::DiskHeader> header;
     std::vector<keys::KeyHealth> layers;
     try {
-        header = served->read_current_header();
+        header = served->persisted()->read_current_header();
         layers = disk::disk_key_health(*header, state_.providers());
     } catch (const std::exception& error) {
         layers = {{keys::KeyState::unreachable,
@@ -320,34 +325,6 @@ void ControlPlane::check_disk(const std::shared_ptr<disk::ServedDisk>& served, T
     }
 }
 
-void ControlPlane::retry_unserved() {
-    for (auto item = unserved_.begin(); item != unserved_.end();) {
-        const std::string name = item->first;
-        std::string why;
-        try {
-            const disk::CatalogEntry entry = state_.catalog().get(name);
-            const disk::DiskHeader header = disk::read_newest_header(entry);
-            bool usable = true;
-            for (const keys::KeyHealth& layer : disk::disk_key_health(header, state_.providers())) {
-                if (!layer.usable()) {
-                    usable = false;
-                    why = layer.reason;
-                }
-            }
-            // Only a disk whose keys are usable now is worth a try (and a log line).
-            why = usable ? server_.serve(entry, state_.providers()) : why;
-        } catch (const std::exception& error) {
-            why = error.what();
-        }
-        if (why.empty()) {
-            item = unserved_.erase(item);
-        } else {
-            item->second = why;
-            ++item;
-        }
-    }
-}
-
 void ControlPlane::rotate_platform_key_if_due() {
     if (!config_.platform_key_max_age) {
         return;
@@ -372,6 +349,7 @@ void ControlPlane::rotate_platform_key_if_due() {
         for (const std::uint32_t version : outcome.removed) {
             log("platform key: version {} deleted, no disk uses it any more", version);
         }
+        exports_.rewrap_temp_disks();
     } catch (const std::exception& error) {
         log("platform key rotation failed (retried later): {}", error.what());
     }
@@ -386,6 +364,38 @@ json ControlPlane::monitor_view() const {
         {"last_check", last_key_check_ ? json(format_utc(*last_key_check_)) : json(nullptr)}};
 }
 
+json ControlPlane::export_view(disk::ServedDisk& served) const {
+    using Counters = disk::DiskCounters;
+    const disk::DiskCounters& counters = served.counters();
+    json view{{"tier", disk::to_string(served.tier())},
+              {"connections", Counters::read(counters.connections)},
+              {"reads", Counters::read(counters.reads)},
+              {"writes", Counters::read(counters.writes)},
+              {"bytes_read", Counters::read(counters.bytes_read)},
+              {"bytes_written", Counters::read(counters.bytes_written)},
+              {"errors", Counters::read(counters.errors)}};
+    const instance::PlannedExport* planned = exports_.served_as(served.name());
+    view["instance"] =
+        planned != nullptr && !planned->instance.empty() ? json(planned->instance) : json(nullptr);
+    if (served.persisted() != nullptr) {
+        view["disk"] = served.persisted()->entry().name;
+    }
+    // Ids of the keys in memory now: none while revoked.
+    json ids = json::array();
+    if (const auto keys = served.keys().snapshot().keys) {
+        for (const crypto::SecureBytes& dek : keys->deks) {
+            ids.push_back(disk::dek_id(dek));
+        }
+    }
+    view["dek_ids"] = ids;
+    if (const disk::TempDisk* temp = exports_.temp_disk(served.name())) {
+        view["wrapped_by"] = temp->wrapped_by();
+        view["size"] = served.size();
+        view["sector_size"] = served.sector_size();
+    }
+    return view;
+}
+
 json ControlPlane::live_status() {
     json listeners = json::array();
     for (const ListenAddress& address : config_.listeners) {
@@ -393,7 +403,7 @@ json ControlPlane::live_status() {
     }
     json disks = json::object();
     for (const auto& served : server_.disks()) {
-        const disk::DiskCounters& counters = served->counters();
+        json view = export_view(*served);
         const auto found = key_states_.find(served->name());
         const DiskKeyState state = found != key_states_.end() ? found->second : DiskKeyState{};
         json key_status{{"state", to_string(state.status)},
@@ -402,17 +412,21 @@ json ControlPlane::live_status() {
         if (state.status == KeyStatus::grace || state.status == KeyStatus::unreachable) {
             key_status["grace_ends"] = format_utc(*state.deadline);
         }
-        using Counters = disk::DiskCounters;
-        disks[served->name()] = {{"key_status", key_status},
-                                 {"connections", Counters::read(counters.connections)},
-                                 {"reads", Counters::read(counters.reads)},
-                                 {"writes", Counters::read(counters.writes)},
-                                 {"bytes_read", Counters::read(counters.bytes_read)},
-                                 {"bytes_written", Counters::read(counters.bytes_written)},
-                                 {"errors", Counters::read(counters.errors)}};
+        view["key_status"] = key_status;
+        disks[served->name()] = std::move(view);
     }
-    for (const auto& [name, why] : unserved_) {
-        disks[name] = {{"served", false}, {"not_served_because", why}};
+    for (const auto& [name, why] : exports_.unserved()) {
+        json view{{"served", false}, {"not_served_because", why}};
+        const auto planned = exports_.planned_unserved().find(name);
+        if (planned != exports_.planned_unserved().end()) {
+            view["tier"] = disk::to_string(planned->second.tier);
+            if (planned->second.tier == disk::Tier::persisted) {
+                view["disk"] = planned->second.disk.name;
+            }
+            view["instance"] =
+                planned->second.instance.empty() ? json(nullptr) : json(planned->second.instance);
+        }
+        disks[name] = std::move(view);
     }
     return {{"daemon",
              {{"running", true},

@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "common/unique_fd.hpp"
 #include "control/live_daemon.hpp"
@@ -26,6 +27,7 @@
 #include "daemon/config.hpp"
 #include "daemon/control_audit.hpp"
 #include "daemon/control_server.hpp"
+#include "daemon/export_manager.hpp"
 #include "daemon/key_monitor.hpp"
 #include "daemon/server.hpp"
 
@@ -40,8 +42,10 @@ class ControlPlane final : public control::LiveDaemon {
     ControlPlane(const ControlPlane&) = delete;
     ControlPlane& operator=(const ControlPlane&) = delete;
 
-    // Offers every catalog disk whose keys unwrap; the others are logged and
-    // retried at every key check. Call before the listeners open.
+    // Offers every export of the serving plan (every disk of no instance,
+    // every allocated instance's disks and temp disk) that can be served;
+    // the others are logged and retried at every key check. Call before the
+    // listeners open.
     void load_catalog();
     // Binds the control socket, records it in <state>/daemon.json for the
     // command line, and starts the control thread. Throws hostcrypt::Error.
@@ -56,6 +60,8 @@ class ControlPlane final : public control::LiveDaemon {
     // control::LiveDaemon
     std::string disk_created(const disk::CatalogEntry& entry) override;
     void disk_deleting(const std::string& name) override;
+    std::map<std::string, std::string> instances_changed() override;
+    void exports_releasing(const std::vector<std::string>& exports) override;
     void keys_changed() override;
     nlohmann::json live_status() override;
     nlohmann::json configure_monitor(control::Params& params) override;
@@ -65,11 +71,15 @@ class ControlPlane final : public control::LiveDaemon {
     void wake() noexcept;
     std::string handle(const PeerCredentials& caller, std::string_view line);
     void reload();
+    // Serves what the catalog and instances say now; the exports that could
+    // not be served, with why.
+    std::map<std::string, std::string> apply_plan();
     void check_keys();
     void check_disk(const std::shared_ptr<disk::ServedDisk>& disk, TimePoint now);
-    void retry_unserved();
     void rotate_platform_key_if_due();
     nlohmann::json monitor_view() const;
+    // An export's tier, disk or instance, DEK ids and counters.
+    nlohmann::json export_view(disk::ServedDisk& served) const;
     void end_temporary_monitor_settings();
 
     DaemonConfig config_;
@@ -77,8 +87,8 @@ class ControlPlane final : public control::LiveDaemon {
     control::StateDirectory state_;
     ControlAudit audit_;
     KeyMonitorConfig monitor_;
-    std::map<std::string, DiskKeyState> key_states_;
-    std::map<std::string, std::string> unserved_;  // disk name -> why
+    ExportManager exports_;
+    std::map<std::string, DiskKeyState> key_states_;  // by export name
     std::optional<ControlServer> control_server_;
     UniqueFd wake_fd_;
     std::atomic<bool> reload_requested_{false};

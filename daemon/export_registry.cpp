@@ -76,9 +76,7 @@ std::vector<nbd::ExportInfo> ExportRegistry::list() const {
 nbd::ExportInfo ExportRegistry::export_info(const disk::ServedDisk& disk) {
     nbd::ExportInfo info;
     info.name = disk.name();
-    info.description = fmt::format("hostcrypt disk, {} encryption (set {}), {}-byte sectors",
-                                   keys::to_string(disk.header().set_type), disk.header().set_name,
-                                   disk.sector_size());
+    info.description = disk.description();
     info.size = disk.size();
     info.minimum_block = disk.sector_size();
     info.preferred_block = nbd::preferred_block_size;

@@ -105,6 +105,7 @@ int serve(const hostcrypt::daemon::DaemonConfig& config) {
         report_notify_failure(notify_stopping());
         control->stop();
         server.stop();
+        control.reset();  // erases the temp disks, now that no request can reach them
         log("stopped");
         return 0;
     }

@@ -11,7 +11,6 @@
 
 #include "daemon/log.hpp"
 #include "io/ring_operation.hpp"
-#include "keys/encryption_set.hpp"
 #include "nbd/exports.hpp"
 
 namespace hostcrypt::daemon {
@@ -51,26 +50,9 @@ Server::~Server() {
     }
 }
 
-std::string Server::serve(const disk::CatalogEntry& entry, keys::KeyProviders& providers) {
-    disk::ServeOptions options;
-    options.direct_io = config_.direct_io;
-    options.read_only = config_.read_only;
-    try {
-        std::string notice;
-        auto served = disk::ServedDisk::open(entry, providers, options, &notice);
-        nbd::validate_export(ExportRegistry::export_info(*served));
-        if (!notice.empty()) {
-            log("disk {}: {}", entry.name, notice);
-        }
-        log("disk {}: serving {} bytes, {} encryption, {}-byte sectors, from {}", entry.name,
-            served->size(), keys::to_string(served->header().set_type), served->sector_size(),
-            entry.path.string());
-        exports_.add(std::move(served));
-        return {};
-    } catch (const std::exception& error) {
-        log("disk {}: not served: {}", entry.name, error.what());
-        return error.what();
-    }
+void Server::offer(std::shared_ptr<disk::ServedDisk> disk) {
+    nbd::validate_export(ExportRegistry::export_info(*disk));
+    exports_.add(std::move(disk));
 }
 
 bool Server::retire(const std::string& name, bool only_if_unused) {

@@ -21,7 +21,6 @@
 #include "daemon/export_registry.hpp"
 #include "daemon/listener.hpp"
 #include "io/reactor.hpp"
-#include "keys/key_providers.hpp"
 
 namespace hostcrypt::daemon {
 
@@ -39,9 +38,9 @@ class Server {
     // sent, flushes every disk to stable storage and joins the reactors.
     void stop();
 
-    // Opens a catalog disk (unwrapping its keys) and offers it as an export.
-    // Returns an empty string, or why it cannot be served. Logs either way.
-    std::string serve(const disk::CatalogEntry& entry, keys::KeyProviders& providers);
+    // Offers an opened disk as an export under its name. Throws NbdError if
+    // its geometry cannot be an export.
+    void offer(std::shared_ptr<disk::ServedDisk> disk);
     // Stops offering a disk. With `only_if_unused`, refuses (returns false)
     // while connections use it; otherwise they finish normally.
     bool retire(const std::string& name, bool only_if_unused);

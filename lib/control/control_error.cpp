@@ -5,6 +5,7 @@
 #include "control/exit_codes.hpp"
 #include "crypto/crypto_error.hpp"
 #include "disk/disk_error.hpp"
+#include "instance/instance_error.hpp"
 #include "keys/keys_error.hpp"
 
 namespace hostcrypt::control {
@@ -50,6 +51,23 @@ ErrorClass classify_disk(disk::DiskErrc code) {
     }
 }
 
+ErrorClass classify_instance(instance::InstanceErrc code) {
+    using instance::InstanceErrc;
+    switch (code) {
+        case InstanceErrc::not_found:
+            return {exit_not_found, "not-found"};
+        case InstanceErrc::already_exists:
+            return {exit_exists, "already-exists"};
+        case InstanceErrc::invalid_argument:
+            return {exit_usage, "invalid-argument"};
+        case InstanceErrc::conflict:
+            return {exit_refused, "refused"};
+        case InstanceErrc::corrupt:
+            return {exit_state_damaged, "state-damaged"};
+    }
+    return {exit_failed, "failed"};
+}
+
 }  // namespace
 
 ControlError invalid_params(const std::string& message) {
@@ -65,6 +83,9 @@ ErrorClass classify(const std::exception& error) {
     }
     if (const auto* disk_error = dynamic_cast<const disk::DiskError*>(&error)) {
         return classify_disk(disk_error->code());
+    }
+    if (const auto* instance_error = dynamic_cast<const instance::InstanceError*>(&error)) {
+        return classify_instance(instance_error->code());
     }
     if (dynamic_cast<const crypto::CryptoError*>(&error) != nullptr) {
         return {exit_failed, "crypto"};

@@ -13,6 +13,7 @@
 #include "disk/disk.hpp"
 #include "disk/disk_error.hpp"
 #include "disk/header_slots.hpp"
+#include "instance/instance_error.hpp"
 #include "storage/file_storage.hpp"
 
 namespace hostcrypt::control {
@@ -147,6 +148,11 @@ json remove(CallContext& call, Params& params) {
     const bool keep = params.bool_or("keep_backing", false);
     params.finish();
     const disk::CatalogEntry entry = call.state.catalog().get(name);
+    if (const std::optional<std::string> owner = call.state.instances().attached_to(name)) {
+        throw instance::InstanceError(
+            instance::InstanceErrc::conflict,
+            fmt::format("disk {} is attached to instance {}; detach it first", name, *owner));
+    }
     if (call.daemon != nullptr) {
         call.daemon->disk_deleting(name);
     }

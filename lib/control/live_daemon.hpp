@@ -7,8 +7,10 @@
 //
 // Every member is called on the daemon's control thread.
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "control/params.hpp"
 #include "disk/disk_catalog.hpp"
@@ -25,12 +27,22 @@ class LiveDaemon {
     // Stops serving a disk about to be deleted. Throws ControlError(refused)
     // while clients are connected to it.
     virtual void disk_deleting(const std::string& name) = 0;
+    // The instances changed (or are about to): serve what the catalog and
+    // the instances say now (instance/serving_plan.hpp) — new exports
+    // served, exports no longer planned retired, temp disks of deallocated
+    // instances erased. Returns the exports that could not be served, with why.
+    virtual std::map<std::string, std::string> instances_changed() = 0;
+    // Stops serving `exports` (export names) ahead of a change that takes
+    // them away. Throws ControlError(refused), serving them all again, if
+    // clients are connected to any of them.
+    virtual void exports_releasing(const std::vector<std::string>& exports) = 0;
     // Keys or wrapped keys changed (rotation, enable, disable, ...): the key
     // monitor checks every disk now instead of at its next interval.
     virtual void keys_changed() = 0;
 
-    // {"daemon": {...}, "disks": {"<name>": {...}}}: the daemon's own state
-    // and, per served disk, key status, connections and counters.
+    // {"daemon": {...}, "disks": {"<export>": {...}}}: the daemon's own state
+    // and, per export, its tier, the disk or instance it serves, its DEK
+    // ids, key status, connections and counters.
     virtual nlohmann::json live_status() = 0;
     // Changes the key monitor's interval, grace and unreachable tolerance
     // (for drills); returns the settings in force.

@@ -12,8 +12,8 @@ namespace hostcrypt::control {
 std::span<const Method> methods() {
     static const std::vector<Method> all = [] {
         std::vector<Method> joined;
-        for (const auto area :
-             {key_methods(), set_methods(), disk_methods(), platform_methods(), status_methods()}) {
+        for (const auto area : {key_methods(), set_methods(), disk_methods(), instance_methods(),
+                                platform_methods(), status_methods()}) {
             joined.insert(joined.end(), area.begin(), area.end());
         }
         return joined;

@@ -49,6 +49,7 @@ nlohmann::json invoke(const Method& method, CallContext& call, const nlohmann::j
 std::span<const Method> key_methods();
 std::span<const Method> set_methods();
 std::span<const Method> disk_methods();
+std::span<const Method> instance_methods();
 std::span<const Method> platform_methods();
 std::span<const Method> status_methods();
 

@@ -44,6 +44,24 @@ std::string Params::string_or(const std::string& name, const std::string& fallba
     return optional_string(name).value_or(fallback);
 }
 
+std::vector<std::string> Params::string_list(const std::string& name) {
+    const json* value = find(name);
+    std::vector<std::string> items;
+    if (value == nullptr) {
+        return items;
+    }
+    if (!value->is_array()) {
+        throw invalid_params(fmt::format("parameter '{}' must be an array of strings", name));
+    }
+    for (const json& item : *value) {
+        if (!item.is_string()) {
+            throw invalid_params(fmt::format("parameter '{}' must be an array of strings", name));
+        }
+        items.push_back(item.get<std::string>());
+    }
+    return items;
+}
+
 std::optional<std::uint64_t> Params::optional_uint(const std::string& name) {
     const json* value = find(name);
     if (value == nullptr) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "common/utc_time.hpp"
 
@@ -24,6 +25,8 @@ class Params {
     std::string required_string(const std::string& name);
     std::optional<std::string> optional_string(const std::string& name);
     std::string string_or(const std::string& name, const std::string& fallback);
+    // An array of strings; empty when absent.
+    std::vector<std::string> string_list(const std::string& name);
     std::uint64_t required_uint(const std::string& name);
     std::optional<std::uint64_t> optional_uint(const std::string& name);
     bool bool_or(const std::string& name, bool fallback);

@@ -22,6 +22,7 @@ StateDirectory::StateDirectory(std::filesystem::path path, std::string actor,
       lock_(lock_directory(path_, lock_wait)),
       providers_(path_, std::move(actor)),
       sets_(path_ / "sets"),
-      catalog_(path_ / "disks") {}
+      catalog_(path_ / "disks"),
+      instances_(path_ / "instances") {}
 
 }  // namespace hostcrypt::control

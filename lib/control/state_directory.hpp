@@ -11,6 +11,7 @@
 
 #include "common/directory_lock.hpp"
 #include "disk/disk_catalog.hpp"
+#include "instance/instance_catalog.hpp"
 #include "keys/encryption_set.hpp"
 #include "keys/key_providers.hpp"
 
@@ -28,6 +29,7 @@ class StateDirectory {
     keys::KeyProviders& providers() noexcept { return providers_; }
     keys::SetStore& sets() noexcept { return sets_; }
     disk::DiskCatalog& catalog() noexcept { return catalog_; }
+    instance::InstanceCatalog& instances() noexcept { return instances_; }
 
   private:
     std::filesystem::path path_;
@@ -35,6 +37,7 @@ class StateDirectory {
     keys::KeyProviders providers_;
     keys::SetStore sets_;
     disk::DiskCatalog catalog_;
+    instance::InstanceCatalog instances_;
 };
 
 }  // namespace hostcrypt::control

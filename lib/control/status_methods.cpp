@@ -14,9 +14,22 @@ namespace {
 
 using nlohmann::json;
 
+// The daemon's view of the export of catalog disk `disk` (under its own
+// name or as an instance's, served or not), or null.
+const json* export_of(const json& live, const std::string& disk, std::string& export_name) {
+    for (const auto& [name, view] : live.at("disks").items()) {
+        if (view.value("disk", std::string()) == disk) {
+            export_name = name;
+            return &view;
+        }
+    }
+    return nullptr;
+}
+
 // Every catalog disk with its type, geometry, the key versions that wrap its
-// DEKs and their health now; with a daemon, also whether it is served, its
-// key status (serving, grace, revoked, ...), connections and counters.
+// DEKs and their health now, and the instance it is attached to; with a
+// daemon, also whether and as what it is served, its key status (serving,
+// grace, revoked, ...), connections and counters, and the temp disks.
 json status(CallContext& call, Params& params) {
     params.finish();
     const json live = call.daemon != nullptr
@@ -35,16 +48,33 @@ json status(CallContext& call, Params& params) {
                     {"set", entry.set},
                     {"error", error.what()}};
         }
+        const std::optional<std::string> owner = call.state.instances().attached_to(entry.name);
+        view["instance"] = owner ? json(*owner) : json(nullptr);
         if (call.daemon != nullptr) {
-            const auto served = live.at("disks").find(entry.name);
-            view["served"] = served != live.at("disks").end();
-            if (view["served"].get<bool>()) {
-                view.update(*served);
+            // Served, or why not (the daemon lists both); neither for a
+            // disk of a deallocated instance.
+            std::string export_name;
+            const json* live_view = export_of(live, entry.name, export_name);
+            view["served"] = false;
+            if (live_view != nullptr) {
+                view.update(*live_view);
+                view["export"] = export_name;
+                view["served"] = live_view->value("served", true);
             }
         }
         disks.push_back(std::move(view));
     }
-    return {{"daemon", live.at("daemon")}, {"disks", std::move(disks)}};
+    json temp_disks = json::array();
+    for (const auto& [name, view] : live.at("disks").items()) {
+        if (view.value("tier", std::string()) == "temp") {
+            json temp = view;
+            temp["export"] = name;
+            temp_disks.push_back(std::move(temp));
+        }
+    }
+    return {{"daemon", live.at("daemon")},
+            {"disks", std::move(disks)},
+            {"temp_disks", std::move(temp_disks)}};
 }
 
 json configure_monitor(CallContext& call, Params& params) {

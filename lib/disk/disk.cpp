@@ -1,7 +1,6 @@
 #include "disk/disk.hpp"
 
 #include <fmt/format.h>
-#include <openssl/crypto.h>
 
 #include "crypto/sector_cipher.hpp"
 #include "disk/disk_error.hpp"
@@ -15,33 +14,6 @@ namespace fs = std::filesystem;
 using crypto::SecureBytes;
 
 namespace {
-
-// A fresh XTS key; redrawn in the (2^-256) case of equal halves.
-SecureBytes fresh_dek() {
-    for (;;) {
-        SecureBytes dek = SecureBytes::random(crypto::xts_key_size);
-        const auto half = crypto::xts_key_size / 2;
-        if (CRYPTO_memcmp(dek.bytes().data(), dek.bytes().data() + half, half) != 0) {
-            return dek;
-        }
-    }
-}
-
-void check_create_options(const CreateDiskOptions& options, const std::string& name) {
-    if (!crypto::is_supported_sector_size(options.sector_size)) {
-        throw DiskError(DiskErrc::invalid_argument,
-                        fmt::format("disk {}: sector size {} is not supported (use 512 or 4096)",
-                                    name, options.sector_size));
-    }
-    if (options.size == 0 || options.size % options.sector_size != 0 ||
-        options.size > max_backing_size - default_data_offset) {
-        throw DiskError(DiskErrc::invalid_argument,
-                        fmt::format("disk {}: size {} must be a positive multiple of the {}-byte "
-                                    "sector size, at most {} bytes",
-                                    name, options.size, options.sector_size,
-                                    max_backing_size - default_data_offset));
-    }
-}
 
 void preallocate(Disk& disk, const CreateDiskOptions& options) {
     constexpr std::size_t chunk = 1 << 20;
@@ -60,6 +32,21 @@ void preallocate(Disk& disk, const CreateDiskOptions& options) {
 
 }  // namespace
 
+void check_geometry(std::uint64_t size, std::uint32_t sector_size, std::uint64_t max_size,
+                    const std::string& name) {
+    if (!crypto::is_supported_sector_size(sector_size)) {
+        throw DiskError(DiskErrc::invalid_argument,
+                        fmt::format("disk {}: sector size {} is not supported (use 512 or 4096)",
+                                    name, sector_size));
+    }
+    if (size == 0 || size % sector_size != 0 || size > max_size) {
+        throw DiskError(DiskErrc::invalid_argument,
+                        fmt::format("disk {}: size {} must be a positive multiple of the {}-byte "
+                                    "sector size, at most {} bytes",
+                                    name, size, sector_size, max_size));
+    }
+}
+
 void check_backing_size(const DiskHeader& header, storage::Storage& storage,
                         const std::string& disk) {
     const std::uint64_t available = storage.size();
@@ -75,7 +62,7 @@ void check_backing_size(const DiskHeader& header, storage::Storage& storage,
 DiskHeader Disk::create(const fs::path& path, const std::string& name,
                         const CreateDiskOptions& options, const keys::EncryptionSet& set,
                         keys::KeyProviders& providers) {
-    check_create_options(options, name);
+    check_geometry(options.size, options.sector_size, max_backing_size - default_data_offset, name);
     DiskHeader header;
     header.uuid = random_uuid();
     header.size = options.size;

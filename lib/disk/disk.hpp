@@ -66,6 +66,11 @@ class Disk {
     crypto::CipherStack cipher_;
 };
 
+// Throws DiskError(invalid_argument) naming `name` unless `sector_size` is
+// supported and `size` is a positive multiple of it, at most `max_size`.
+void check_geometry(std::uint64_t size, std::uint32_t sector_size, std::uint64_t max_size,
+                    const std::string& name);
+
 // Throws DiskError(size_mismatch) if `storage` cannot hold `header`'s disk.
 void check_backing_size(const DiskHeader& header, storage::Storage& storage,
                         const std::string& disk);

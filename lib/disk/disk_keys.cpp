@@ -1,7 +1,9 @@
 #include "disk/disk_keys.hpp"
 
 #include <fmt/format.h>
+#include <openssl/crypto.h>
 
+#include "crypto/sector_cipher.hpp"
 #include "disk/disk_error.hpp"
 #include "keys/keys_error.hpp"
 
@@ -13,6 +15,17 @@ crypto::CipherStack DiskKeys::make_cipher() const {
         layers.emplace_back(dek.bytes(), sector_size);
     }
     return crypto::CipherStack(std::move(layers));
+}
+
+crypto::SecureBytes fresh_dek() {
+    // Redrawn in the (2^-256) case of equal halves, which XTS forbids.
+    for (;;) {
+        crypto::SecureBytes dek = crypto::SecureBytes::random(crypto::xts_key_size);
+        const auto half = crypto::xts_key_size / 2;
+        if (CRYPTO_memcmp(dek.bytes().data(), dek.bytes().data() + half, half) != 0) {
+            return dek;
+        }
+    }
 }
 
 DiskKeys unwrap_disk_keys(const DiskHeader& header, keys::KeyProviders& providers,

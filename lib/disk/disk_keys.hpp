@@ -22,6 +22,9 @@ struct DiskKeys {
     crypto::CipherStack make_cipher() const;
 };
 
+// A fresh random XTS key (512 bits) in locked memory.
+crypto::SecureBytes fresh_dek();
+
 // Unwraps every layer's DEK. Throws DiskError(key_unavailable) naming the disk,
 // the key and why it may not be used (disabled, expired, deleted, ...), or
 // DiskError(unwrap_failed) if a DEK does not unwrap under its key.

@@ -1,12 +1,16 @@
 #pragma once
 
-// A persisted disk as the daemon serves it: its header (geometry), its
-// backing store opened for the data path, its current keys, the lock that
-// serializes partial-sector writes, and its counters. One object per disk,
-// shared by every connection on every reactor; everything but the key slot,
-// the range lock and the counters is immutable after opening. The header is
-// the one it was opened with: its geometry never changes, but its DEKs may
-// have been re-wrapped on disk since (read the header again for key versions).
+// A disk as the daemon serves it, whatever its tier: its geometry, its store
+// opened for the data path, its current keys, the lock that serializes
+// partial-sector writes, and its counters. One object per export, shared by
+// every connection on every reactor; everything but the key slot, the range
+// lock and the counters is immutable after opening.
+//
+// A persisted disk also carries where it came from (PersistedSource): its
+// catalog entry and the header it was opened with. Its geometry never
+// changes, but its DEKs may have been re-wrapped on disk since (read the
+// header again for key versions). A temp disk (temp_disk.hpp) has no header
+// at all: its only key lives in memory.
 
 #include <cstdint>
 #include <filesystem>
@@ -29,45 +33,76 @@ struct ServeOptions {
     bool direct_io = false;
 };
 
-class ServedDisk {
+enum class Tier { persisted, temp };
+const char* to_string(Tier tier) noexcept;
+
+struct Geometry {
+    std::uint64_t size = 0;  // bytes the disk exposes
+    std::uint32_t sector_size = 4096;
+    std::uint64_t data_offset = 0;  // where sector 0 lives in the store
+};
+
+// Where a persisted disk being served came from.
+class PersistedSource {
   public:
-    ServedDisk(CatalogEntry entry, DiskHeader header, std::unique_ptr<storage::RingBackend> backend,
-               DiskKeys keys, bool read_only);
+    PersistedSource(CatalogEntry entry, DiskHeader header,
+                    std::unique_ptr<storage::Storage> header_store);
 
-    // Reads the newest header, checks the backing store's size, unwraps the
-    // keys and opens the store for the data path. Writes nothing. Throws
-    // DiskError (or hostcrypt::Error for a store that cannot be opened)
-    // naming the disk and the reason. `notice` receives a remark worth a log
-    // line (O_DIRECT asked for but not possible), if any.
-    static std::shared_ptr<ServedDisk> open(const CatalogEntry& entry,
-                                            keys::KeyProviders& providers,
-                                            const ServeOptions& options, std::string* notice);
-
-    const std::string& name() const noexcept { return name_; }
+    const CatalogEntry& entry() const noexcept { return entry_; }
+    // The header the disk was opened with.
     const DiskHeader& header() const noexcept { return header_; }
-    std::uint64_t size() const noexcept { return header_.size; }
-    std::uint32_t sector_size() const noexcept { return header_.sector_size; }
-    // Where sector 0 lives in the backing store.
-    std::uint64_t data_offset() const noexcept { return header_.data_offset; }
-    bool read_only() const noexcept { return read_only_; }
-
-    const storage::RingBackend& backend() const noexcept { return *backend_; }
     // The header as it is on the backing store now (the key versions after
     // any re-wrap), read through the descriptor the disk was opened with, so
     // a renamed or replaced path cannot substitute another file. Throws
     // DiskError, also if the store holds another disk's header (uuid).
     DiskHeader read_current_header() const;
-    KeySlot& keys() noexcept { return keys_; }
-    SectorRangeLock& partial_writes() noexcept { return partial_writes_; }
-    DiskCounters& counters() noexcept { return counters_; }
-    const CatalogEntry& entry() const noexcept { return entry_; }
 
   private:
     CatalogEntry entry_;
-    std::string name_;
     DiskHeader header_;
-    std::unique_ptr<storage::RingBackend> backend_;
     std::unique_ptr<storage::Storage> header_store_;  // read-only, for headers
+};
+
+class ServedDisk {
+  public:
+    ServedDisk(std::string export_name, Tier tier, Geometry geometry, std::string description,
+               std::unique_ptr<storage::RingBackend> backend, DiskKeys keys, bool read_only);
+
+    // Reads the newest header, checks the backing store's size, unwraps the
+    // keys and opens the store for the data path, to be offered as
+    // `export_name` (the disk's own name when empty). Writes nothing. Throws
+    // DiskError (or hostcrypt::Error for a store that cannot be opened)
+    // naming the disk and the reason. `notice` receives a remark worth a log
+    // line (O_DIRECT asked for but not possible), if any.
+    static std::shared_ptr<ServedDisk> open(const CatalogEntry& entry,
+                                            keys::KeyProviders& providers,
+                                            const ServeOptions& options, std::string* notice,
+                                            std::string export_name = {});
+
+    // The export name: the disk's name, or "<instance>/<disk>", "<instance>/temp".
+    const std::string& name() const noexcept { return name_; }
+    Tier tier() const noexcept { return tier_; }
+    // One line for clients and logs: the tier, the encryption, the sectors.
+    const std::string& description() const noexcept { return description_; }
+    std::uint64_t size() const noexcept { return geometry_.size; }
+    std::uint32_t sector_size() const noexcept { return geometry_.sector_size; }
+    std::uint64_t data_offset() const noexcept { return geometry_.data_offset; }
+    bool read_only() const noexcept { return read_only_; }
+
+    const storage::RingBackend& backend() const noexcept { return *backend_; }
+    // Null unless the tier is persisted.
+    const PersistedSource* persisted() const noexcept { return persisted_.get(); }
+    KeySlot& keys() noexcept { return keys_; }
+    SectorRangeLock& partial_writes() noexcept { return partial_writes_; }
+    DiskCounters& counters() noexcept { return counters_; }
+
+  private:
+    std::string name_;
+    Tier tier_;
+    Geometry geometry_;
+    std::string description_;
+    std::unique_ptr<storage::RingBackend> backend_;
+    std::unique_ptr<PersistedSource> persisted_;
     KeySlot keys_;
     SectorRangeLock partial_writes_;
     DiskCounters counters_;

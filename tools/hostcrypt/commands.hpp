@@ -13,6 +13,7 @@ namespace hostcrypt::tools {
 void add_vault_commands(CLI::App& app, Context& context);
 void add_set_commands(CLI::App& app, Context& context);
 void add_disk_commands(CLI::App& app, Context& context);
+void add_instance_commands(CLI::App& app, Context& context);
 void add_platform_commands(CLI::App& app, Context& context);
 void add_status_commands(CLI::App& app, Context& context);
 void add_drill_command(CLI::App& app, Context& context);

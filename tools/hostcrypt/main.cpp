@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
     add_set_commands(app, context);
     add_vault_commands(app, context);
     add_disk_commands(app, context);
+    add_instance_commands(app, context);
     add_platform_commands(app, context);
     add_status_commands(app, context);
     add_drill_command(app, context);

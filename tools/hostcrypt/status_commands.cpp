@@ -72,6 +72,37 @@ void print_daemon(const json& daemon) {
                                            : monitor.at("last_check").get<std::string>());
 }
 
+// The export a disk is served as; for a disk of an instance that is not
+// served, the instance in brackets.
+std::string export_of(const json& disk) {
+    if (disk.contains("export")) {
+        return disk.at("export").get<std::string>();
+    }
+    if (disk.contains("instance") && disk.at("instance").is_string()) {
+        return fmt::format("({})", disk.at("instance").get<std::string>());
+    }
+    return "-";
+}
+
+void print_temp_disks(const json& temp_disks) {
+    if (temp_disks.empty()) {
+        return;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const json& temp : temp_disks) {
+        if (!temp.value("served", true)) {
+            rows.push_back({temp.at("export"), "-", "NOT SERVED", "-", "-", "-", "-"});
+            continue;
+        }
+        rows.push_back({temp.at("export"), format_size(temp.at("size")),
+                        keys::to_string(temp.at("wrapped_by").get<keys::KeyRef>()),
+                        counter(temp, "connections", false), counter(temp, "bytes_read", true),
+                        counter(temp, "bytes_written", true), counter(temp, "errors", false)});
+    }
+    std::cout << "\ntemp disks (erased when their instance is deallocated or the daemon stops):\n";
+    print_table({"EXPORT", "SIZE", "DEK WRAPPED BY", "CONN", "READ", "WRITTEN", "ERRORS"}, rows);
+}
+
 void print_status(const json& status) {
     print_daemon(status.at("daemon"));
     std::vector<std::vector<std::string>> rows;
@@ -79,12 +110,12 @@ void print_status(const json& status) {
     for (const json& disk : status.at("disks")) {
         const std::string name = disk.at("name");
         if (disk.contains("error")) {
-            rows.push_back({name, "?", "?", "?", "UNREADABLE", "-", "-", "-", "-"});
+            rows.push_back({name, "?", "?", "?", "?", "UNREADABLE", "-", "-", "-", "-"});
             notes.push_back(fmt::format("{}: {}", name, disk.at("error").get<std::string>()));
             continue;
         }
-        rows.push_back({name, disk.at("type"), format_size(disk.at("size")), key_versions(disk),
-                        key_state(disk), counter(disk, "connections", false),
+        rows.push_back({name, export_of(disk), disk.at("type"), format_size(disk.at("size")),
+                        key_versions(disk), key_state(disk), counter(disk, "connections", false),
                         counter(disk, "bytes_read", true), counter(disk, "bytes_written", true),
                         counter(disk, "errors", false)});
         if (disk.contains("key_status") &&
@@ -103,11 +134,13 @@ void print_status(const json& status) {
             }
         }
     }
-    print_table({"DISK", "TYPE", "SIZE", "KEYS", "KEY STATE", "CONN", "READ", "WRITTEN", "ERRORS"},
+    print_table({"DISK", "EXPORT", "TYPE", "SIZE", "KEYS", "KEY STATE", "CONN", "READ", "WRITTEN",
+                 "ERRORS"},
                 rows);
     for (const std::string& note : notes) {
         std::cout << note << '\n';
     }
+    print_temp_disks(status.at("temp_disks"));
 }
 
 }  // namespace

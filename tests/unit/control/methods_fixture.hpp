@@ -3,8 +3,10 @@
 // The fixture of the control method tests: a fresh, locked state directory
 // to run methods against, and a fake daemon that records what they tell it.
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,6 +32,8 @@ class FakeDaemon : public LiveDaemon {
     std::vector<std::string> calls;
     std::string serve_problem;   // what disk_created answers
     bool refuse_delete = false;  // disk_deleting throws
+    std::string busy_export;     // exports_releasing refuses while it is among them
+    std::map<std::string, std::string> unserved;  // what instances_changed answers
     json live{{"daemon", {{"running", true}, {"pid", 4242}}}, {"disks", json::object()}};
 
     std::string disk_created(const hostcrypt::disk::CatalogEntry& entry) override {
@@ -40,6 +44,20 @@ class FakeDaemon : public LiveDaemon {
         calls.push_back("disk_deleting " + name);
         if (refuse_delete) {
             throw ControlError(exit_refused, "refused", "disk " + name + " has clients");
+        }
+    }
+    std::map<std::string, std::string> instances_changed() override {
+        calls.push_back("instances_changed");
+        return unserved;
+    }
+    void exports_releasing(const std::vector<std::string>& exports) override {
+        std::string list;
+        for (const std::string& name : exports) {
+            list += (list.empty() ? "" : " ") + name;
+        }
+        calls.push_back("exports_releasing " + list);
+        if (std::find(exports.begin(), exports.end(), busy_export) != exports.end()) {
+            throw ControlError(exit_refused, "refused", busy_export + " is in use");
         }
     }
     void keys_changed() override { calls.push_back("keys_changed"); }

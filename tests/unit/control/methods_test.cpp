@@ -25,13 +25,17 @@ TEST_CASE("the method table holds every method once", "[methods]") {
     for (const Method& method : methods()) {
         names.emplace_back(method.name);
     }
-    CHECK(names ==
-          Names{"vault.key.create",  "vault.key.list",   "vault.key.show",   "vault.key.rotate",
-                "vault.key.disable", "vault.key.enable", "vault.key.expire", "vault.key.delete",
-                "vault.key.recover", "vault.key.purge",  "set.create",       "set.list",
-                "set.show",          "set.rotate",       "set.delete",       "disk.create",
-                "disk.list",         "disk.show",        "disk.delete",      "disk.check",
-                "platform.show",     "platform.rotate",  "status",           "monitor.configure"});
+    CHECK(names == Names{"vault.key.create", "vault.key.list",    "vault.key.show",
+                         "vault.key.rotate", "vault.key.disable", "vault.key.enable",
+                         "vault.key.expire", "vault.key.delete",  "vault.key.recover",
+                         "vault.key.purge",  "set.create",        "set.list",
+                         "set.show",         "set.rotate",        "set.delete",
+                         "disk.create",      "disk.list",         "disk.show",
+                         "disk.delete",      "disk.check",        "instance.create",
+                         "instance.list",    "instance.show",     "instance.attach",
+                         "instance.detach",  "instance.allocate", "instance.deallocate",
+                         "instance.delete",  "platform.show",     "platform.rotate",
+                         "status",           "monitor.configure"});
     CHECK(std::set<std::string>(names.begin(), names.end()).size() == names.size());
 }
 
@@ -73,6 +77,13 @@ TEST_CASE("each method needs the role its effect calls for", "[methods][roles]")
     CHECK(role_of("set.rotate") == Role::crypto_officer);
     CHECK(role_of("platform.rotate") == Role::crypto_officer);
     CHECK(role_of("monitor.configure") == Role::crypto_officer);
+    CHECK(role_of("instance.list") == Role::reader);
+    CHECK(role_of("instance.show") == Role::reader);
+    for (const char* change : {"instance.create", "instance.attach", "instance.detach",
+                               "instance.allocate", "instance.deallocate", "instance.delete"}) {
+        INFO(change);
+        CHECK(role_of(change) == Role::disk_operator);
+    }
 }
 
 TEST_CASE("only monitor.configure needs a running daemon", "[methods]") {

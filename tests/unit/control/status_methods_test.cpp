@@ -12,7 +12,9 @@ using namespace hostcrypt::control::testing;
 
 TEST_CASE_METHOD(MethodsTest, "status offline lists every disk with its health",
                  "[methods][status]") {
-    CHECK(run("status") == json{{"daemon", {{"running", false}}}, {"disks", json::array()}});
+    CHECK(run("status") == json{{"daemon", {{"running", false}}},
+                                {"disks", json::array()},
+                                {"temp_disks", json::array()}});
 
     add_platform_set();
     add_vault_key();
@@ -115,12 +117,13 @@ TEST_CASE_METHOD(MethodsTest, "with a daemon status merges what only the daemon 
     add_platform_set();
     add_disk("a");
     add_disk("b");
-    daemon.live["disks"]["a"] = {{"key_status", "grace"}, {"connections", 2}};
+    daemon.live["disks"]["a"] = {{"disk", "a"}, {"key_status", "grace"}, {"connections", 2}};
     const json status = run("status");
     CHECK(status.at("daemon") == json{{"running", true}, {"pid", 4242}});
     const json& disks = status.at("disks");
     REQUIRE(disks.size() == 2);
     CHECK(disks[0].at("served") == true);
+    CHECK(disks[0].at("export") == "a");
     CHECK(disks[0].at("key_status") == "grace");
     CHECK(disks[0].at("connections") == 2);
     CHECK(disks[0].at("health").at("usable") == true);

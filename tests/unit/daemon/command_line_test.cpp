@@ -112,6 +112,12 @@ TEST_CASE_METHOD(CommandLineTest, "option --read-only serves every export read-o
     CHECK_FALSE(config({}).read_only);
 }
 
+TEST_CASE_METHOD(CommandLineTest, "option --temp-dir places the temp disks", "[command-line]") {
+    CHECK(config({"--state", "/srv/s"}).temp_directory_in_use() == "/srv/s/temp");
+    CHECK(config({"--temp-dir", "/nvme/t"}).temp_directory_in_use() == "/nvme/t");
+    CHECK(config({"--temp-dir", "t"}).temp_directory == fs::current_path() / "t");
+}
+
 TEST_CASE_METHOD(CommandLineTest, "$HOSTCRYPT_STATE overrides the file and --state overrides it",
                  "[command-line]") {
     write_file("etc-hostcryptd.toml", file_settings);

@@ -62,6 +62,8 @@ TEST_CASE("an empty config keeps every default", "[config]") {
     CHECK(addresses(config.listeners) == Texts{"unix:/run/hostcrypt/nbd.sock"});
     CHECK(config.listeners == std::vector{default_listener()});
     CHECK_FALSE(config.direct_io);
+    CHECK(config.temp_directory.empty());
+    CHECK(config.temp_directory_in_use() == "/var/lib/hostcrypt/temp");
     CHECK(config.platform_key_max_age == 90 * 24h);
     CHECK(config.config_file.empty());
 }
@@ -76,6 +78,7 @@ tcp = ["10.0.0.1:10809", "[::1]:10810", "10811", "0.0.0.0:1", "[::]:65535"]
 [storage]
 direct_io = true
 read_only = true
+temp_directory = "/nvme/hostcrypt-temp"
 [keys]
 platform_key_max_age = "12h"
 )",
@@ -88,6 +91,7 @@ platform_key_max_age = "12h"
     CHECK(config.listeners[3] == tcp_at("::1", 10810));
     CHECK(config.direct_io);
     CHECK(config.read_only);
+    CHECK(config.temp_directory_in_use() == "/nvme/hostcrypt-temp");
     CHECK(config.platform_key_max_age == 12h);
 }
 
@@ -180,8 +184,8 @@ TEST_CASE("unknown keys are refused with the keys each table takes", "[config][e
     check_refused("[listen]\nunix = [\"/x\"]\nudp = [\"1\"]", ConfigErrc::unknown_key,
                   "test.toml:3: unknown key \"listen.udp\"; [listen] takes unix and tcp");
     check_refused("[storage]\ndirectio = true", ConfigErrc::unknown_key,
-                  "test.toml:2: unknown key \"storage.directio\"; [storage] takes direct_io and "
-                  "read_only");
+                  "test.toml:2: unknown key \"storage.directio\"; [storage] takes direct_io, "
+                  "read_only and temp_directory");
     check_refused("[keys]\nmax_age = \"1d\"", ConfigErrc::unknown_key,
                   "test.toml:2: unknown key \"keys.max_age\"; [keys] takes platform_key_max_age, "
                   "check_interval, revocation_grace and unreachable_tolerance");
@@ -243,6 +247,8 @@ TEST_CASE("values out of range are refused with what is allowed", "[config][erro
                   "\"var/lib/hostcrypt\"");
     check_refused("state_directory = \"\"", ConfigErrc::invalid_value,
                   "test.toml:1: state_directory must be an absolute path, not \"\"");
+    check_refused("[storage]\ntemp_directory = \"temp\"", ConfigErrc::invalid_value,
+                  "test.toml:2: storage.temp_directory must be an absolute path, not \"temp\"");
     check_refused("[listen]\nunix = [\"run/x.sock\"]", ConfigErrc::invalid_value,
                   "test.toml:2: listen.unix[0]: \"run/x.sock\" is not an absolute socket path");
     check_refused("[listen]\ntcp = [\"10809\",\n\"localhost:1\"]", ConfigErrc::invalid_value,

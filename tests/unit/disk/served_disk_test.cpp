@@ -61,7 +61,10 @@ TEST_CASE("a served disk has its header's geometry and keys and backing store",
     CHECK(disk->sector_size() == sector_size);
     CHECK(disk->data_offset() == created.data_offset);
     CHECK(disk->data_offset() == default_data_offset);
-    CHECK(disk->header().uuid == created.uuid);
+    REQUIRE(disk->persisted() != nullptr);
+    CHECK(disk->tier() == Tier::persisted);
+    CHECK(disk->persisted()->header().uuid == created.uuid);
+    CHECK(disk->persisted()->entry().name == "served");
     CHECK_FALSE(disk->read_only());
     CHECK(notice == "untouched");  // nothing worth a log line
 

@@ -1,0 +1,191 @@
+#include "daemon/export_manager.hpp"
+
+#include <fmt/format.h>
+
+#include "common/files.hpp"
+#include "daemon/log.hpp"
+
+namespace hostcrypt::daemon {
+
+ExportManager::ExportManager(const DaemonConfig& config, Server& server,
+                             keys::KeyProviders& providers)
+    : config_(config),
+      server_(server),
+      providers_(providers),
+      temp_directory_(config.temp_directory_in_use()) {
+    ensure_private_directory(temp_directory_);
+    if (const std::size_t stale = disk::discard_stale_temp_files(temp_directory_); stale > 0) {
+        log("temp disks: deleted {} file(s) left in {} by an earlier daemon (their keys were "
+            "never stored: the data was unreadable already)",
+            stale, temp_directory_.string());
+    }
+}
+
+ExportManager::~ExportManager() {
+    for (auto& [name, temp] : temp_disks_) {
+        server_.retire(name, false);
+        const std::string problem = temp.erase();
+        log("temp disk {}: erased (the daemon is stopping){}", name,
+            problem.empty() ? "" : "; " + problem);
+    }
+}
+
+std::string ExportManager::serve(const instance::PlannedExport& planned) {
+    disk::ServeOptions options;
+    options.direct_io = config_.direct_io;
+    options.read_only = config_.read_only;
+    try {
+        if (planned.tier == disk::Tier::temp) {
+            disk::TempDisk temp =
+                disk::TempDisk::create(disk::temp_file_path(temp_directory_, planned.instance),
+                                       planned.name, planned.temp, providers_.platform(), options);
+            server_.offer(temp.served());
+            log("temp disk {}: serving {} bytes, {}-byte sectors, a fresh key (id {}) wrapped "
+                "under {}, in {}",
+                planned.name, planned.temp.size, planned.temp.sector_size, temp.dek_id(),
+                keys::to_string(temp.wrapped_by()), temp.path().string());
+            temp_disks_.emplace(planned.name, std::move(temp));
+        } else {
+            std::string notice;
+            auto served =
+                disk::ServedDisk::open(planned.disk, providers_, options, &notice, planned.name);
+            if (!notice.empty()) {
+                log("disk {}: {}", planned.name, notice);
+            }
+            server_.offer(served);
+            log("disk {}: serving {} bytes, {}-byte sectors, from {}", planned.name, served->size(),
+                served->sector_size(), planned.disk.path.string());
+        }
+        served_[planned.name] = planned;
+        return {};
+    } catch (const std::exception& error) {
+        log("{} {}: not served: {}", planned.tier == disk::Tier::temp ? "temp disk" : "disk",
+            planned.name, error.what());
+        return error.what();
+    }
+}
+
+void ExportManager::retire(const std::string& export_name, const std::string& why) {
+    drop(server_.disk(export_name), export_name, why);
+}
+
+void ExportManager::drop(const std::shared_ptr<disk::ServedDisk>& served,
+                         const std::string& export_name, const std::string& why) {
+    server_.retire(export_name, false);
+    served_.erase(export_name);
+    const auto temp = temp_disks_.find(export_name);
+    if (temp != temp_disks_.end()) {
+        const std::string problem = temp->second.erase();
+        temp_disks_.erase(temp);
+        log("temp disk {}: erased ({}){}", export_name, why, problem.empty() ? "" : "; " + problem);
+    } else if (served) {
+        // Connections may outlive the export; nothing monitors its keys any
+        // more, so they go now, and those connections get EIO.
+        served->keys().revoke(why);
+        log("disk {}: not offered any more, its keys dropped: {}", export_name, why);
+    }
+}
+
+std::map<std::string, std::string> ExportManager::apply(const instance::ServingPlan& plan) {
+    std::vector<std::string> gone;
+    for (const auto& [name, planned] : served_) {
+        const auto wanted = plan.exports.find(name);
+        if (wanted == plan.exports.end() || !(wanted->second == planned)) {
+            gone.push_back(name);
+        }
+    }
+    for (const std::string& name : gone) {
+        retire(name, plan.exports.contains(name) ? "its disk or instance changed"
+                                                 : "no longer in the catalog or its instance");
+    }
+    if (!gone.empty()) {
+        server_.refresh_ciphers();
+    }
+    waiting_.clear();
+    unserved_.clear();
+    for (const auto& [name, planned] : plan.exports) {
+        if (served_.contains(name)) {
+            continue;
+        }
+        const std::string why = serve(planned);
+        if (!why.empty()) {
+            waiting_[name] = planned;
+            unserved_[name] = why;
+        }
+    }
+    for (const auto& [name, why] : plan.problems) {
+        log("{}: not served: {}", name, why);
+        unserved_[name] = why;
+    }
+    return unserved_;
+}
+
+bool ExportManager::release(const std::vector<std::string>& exports, std::string& busy) {
+    std::vector<std::shared_ptr<disk::ServedDisk>> released;
+    for (const std::string& name : exports) {
+        const std::shared_ptr<disk::ServedDisk> served = server_.disk(name);
+        if (!served) {
+            continue;
+        }
+        if (!server_.retire(name, true)) {
+            busy = name;
+            for (auto& disk : released) {
+                server_.offer(std::move(disk));  // as they were: nothing changed
+            }
+            return false;
+        }
+        released.push_back(served);
+    }
+    // No client has them: their keys and temp disks go now.
+    for (const auto& disk : released) {
+        drop(disk, disk->name(), "released for a change to its instance or catalog entry");
+    }
+    return true;
+}
+
+void ExportManager::retry_unserved(
+    const std::function<std::string(const disk::CatalogEntry&)>& worth_trying) {
+    for (auto item = waiting_.begin(); item != waiting_.end();) {
+        const instance::PlannedExport& planned = item->second;
+        std::string why;
+        if (planned.tier == disk::Tier::persisted) {
+            why = worth_trying(planned.disk);
+        }
+        // Only a disk whose keys are usable now is worth a try (and a log line).
+        why = why.empty() ? serve(planned) : why;
+        if (why.empty()) {
+            unserved_.erase(item->first);
+            item = waiting_.erase(item);
+        } else {
+            unserved_[item->first] = why;
+            ++item;
+        }
+    }
+}
+
+void ExportManager::rewrap_temp_disks() {
+    for (auto& [name, temp] : temp_disks_) {
+        const keys::KeyRef before = temp.wrapped_by();
+        try {
+            temp.rewrap(providers_.platform());
+            if (temp.wrapped_by() != before) {
+                log("temp disk {}: key re-wrapped under {}", name,
+                    keys::to_string(temp.wrapped_by()));
+            }
+        } catch (const std::exception& error) {
+            log("temp disk {}: key not re-wrapped (retried later): {}", name, error.what());
+        }
+    }
+}
+
+const disk::TempDisk* ExportManager::temp_disk(const std::string& export_name) const {
+    const auto found = temp_disks_.find(export_name);
+    return found == temp_disks_.end() ? nullptr : &found->second;
+}
+
+const instance::PlannedExport* ExportManager::served_as(const std::string& export_name) const {
+    const auto found = served_.find(export_name);
+    return found == served_.end() ? nullptr : &found->second;
+}
+
+}  // namespace hostcrypt::daemon

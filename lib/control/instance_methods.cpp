@@ -1,0 +1,335 @@
+// instance.create|list|show|attach|detach|allocate|deallocate|delete
+//
+// Each method changes the instance records and then, with a daemon, has it
+// serve what the records say now (LiveDaemon::instances_changed). Exports
+// that go away are released first, which is refused while clients use them;
+// if the record cannot be saved after that, the daemon is told to serve
+// what the records (unchanged) still say.
+
+#include <algorithm>
+#include <array>
+
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+#include "control/control_error.hpp"
+#include "control/methods.hpp"
+#include "control/views.hpp"
+#include "disk/disk.hpp"
+#include "disk/header_slots.hpp"
+#include "instance/instance_error.hpp"
+
+namespace hostcrypt::control {
+
+namespace {
+
+using instance::InstanceErrc;
+using instance::InstanceError;
+using instance::InstanceRecord;
+using nlohmann::json;
+
+// Refuses a disk that cannot join `record`: unknown, named like the temp
+// disk, or attached already (here or to another instance).
+void check_attachable(CallContext& call, const InstanceRecord& record, const std::string& disk) {
+    call.state.catalog().get(disk);  // DiskError(not_found)
+    if (disk == instance::temp_disk_name) {
+        throw InstanceError(InstanceErrc::invalid_argument,
+                            fmt::format("instance {}: a disk named {} cannot be attached: its "
+                                        "export would be the instance's temp disk",
+                                        record.name, disk));
+    }
+    if (record.find(disk) != nullptr) {
+        throw InstanceError(
+            InstanceErrc::conflict,
+            fmt::format("disk {} is attached to instance {} already", disk, record.name));
+    }
+    const std::optional<std::string> owner = call.state.instances().attached_to(disk);
+    if (owner && *owner != record.name) {
+        throw InstanceError(
+            InstanceErrc::conflict,
+            fmt::format("disk {} is attached to instance {}; detach it there first", disk, *owner));
+    }
+}
+
+// The exports an allocated instance has: its disks and its temp disk.
+std::vector<std::string> exports_of(const InstanceRecord& record) {
+    std::vector<std::string> names;
+    for (const instance::AttachedDisk& attached : record.disks) {
+        names.push_back(instance::export_name(record.name, attached.disk));
+    }
+    names.push_back(instance::export_name(record.name, instance::temp_disk_name));
+    return names;
+}
+
+void release(CallContext& call, const std::vector<std::string>& exports) {
+    if (call.daemon != nullptr && !exports.empty()) {
+        call.daemon->exports_releasing(exports);
+    }
+}
+
+// Has the daemon serve what the records say now; the exports it could not serve.
+json apply(CallContext& call) {
+    json problems = json::object();
+    if (call.daemon != nullptr) {
+        for (const auto& [name, why] : call.daemon->instances_changed()) {
+            problems[name] = why;
+        }
+    }
+    return problems;
+}
+
+// Saves `record` (or removes it, for `remove`) after `released` exports were
+// let go; on failure the daemon goes back to serving what the records say.
+template <typename Change>
+json change_record(CallContext& call, const std::vector<std::string>& released, Change change) {
+    release(call, released);
+    try {
+        change(call.state.instances());
+    } catch (...) {
+        apply(call);
+        throw;
+    }
+    return apply(call);
+}
+
+json layer_names(std::size_t index, std::size_t count) {
+    if (count == 1) {
+        return "only";
+    }
+    return index == 0 ? "inner" : "outer";
+}
+
+// What the daemon says about `export_name`, or null.
+const json* live_export(const json& live, const std::string& export_name) {
+    if (!live.contains("disks")) {
+        return nullptr;
+    }
+    const auto found = live.at("disks").find(export_name);
+    if (found == live.at("disks").end() || !found->contains("tier")) {
+        return nullptr;  // absent, or listed as not served
+    }
+    return &*found;
+}
+
+json persisted_tier(CallContext& call, const InstanceRecord& record, const std::string& disk_name,
+                    const json& live) {
+    const std::string export_name = instance::export_name(record.name, disk_name);
+    json tier{{"tier", "persisted"},
+              {"disk", disk_name},
+              {"export", record.allocated ? json(export_name) : json(nullptr)}};
+    try {
+        const disk::CatalogEntry entry = call.state.catalog().get(disk_name);
+        const disk::DiskHeader header = disk::read_newest_header(entry);
+        tier["set"] = header.set_name;
+        tier["type"] = keys::to_string(header.set_type);
+        std::vector<std::string> ids;
+        const json* served = live_export(live, export_name);
+        // DEK ids come from the daemon's memory: showing them never unwraps a key.
+        if (served != nullptr) {
+            ids = served->at("dek_ids").get<std::vector<std::string>>();
+        }
+        tier["served"] = served != nullptr;
+        json layers = json::array();
+        for (std::size_t i = 0; i < header.layers.size(); ++i) {
+            layers.push_back({{"layer", layer_names(i, header.layers.size())},
+                              {"wrapped_by", header.layers[i].kek},
+                              {"dek_id", i < ids.size() ? json(ids[i]) : json(nullptr)}});
+        }
+        tier["layers"] = layers;
+    } catch (const Error& error) {
+        tier["error"] = error.what();
+    }
+    return tier;
+}
+
+json temp_tier(const InstanceRecord& record, const json& live, bool daemon) {
+    const std::string export_name = instance::export_name(record.name, instance::temp_disk_name);
+    json tier{{"tier", "temp"},
+              {"export", record.allocated ? json(export_name) : json(nullptr)},
+              {"size", record.temp.size},
+              {"sector_size", record.temp.sector_size},
+              {"type", "platform"}};
+    const json* served = live_export(live, export_name);
+    if (served != nullptr) {
+        tier["served"] = true;
+        tier["layers"] = json::array({{{"layer", "only"},
+                                       {"wrapped_by", served->at("wrapped_by")},
+                                       {"dek_id", served->at("dek_ids").at(0)}}});
+        return tier;
+    }
+    tier["served"] = false;
+    tier["note"] = !record.allocated ? "deallocated: the temp disk and its key are gone"
+                   : daemon          ? "allocated, but the daemon could not make its temp disk"
+                                     : "made with a fresh key when hostcryptd serves the instance";
+    return tier;
+}
+
+json instance_view(CallContext& call, const InstanceRecord& record, bool with_tiers) {
+    json disks = json::array();
+    for (const instance::AttachedDisk& attached : record.disks) {
+        disks.push_back(attached.disk);
+    }
+    json view{{"name", record.name},
+              {"allocated", record.allocated},
+              {"created", format_utc(record.created)},
+              {"temp", {{"size", record.temp.size}, {"sector_size", record.temp.sector_size}}},
+              {"disks", disks}};
+    if (with_tiers) {
+        const json live = call.daemon != nullptr ? call.daemon->live_status() : json::object();
+        json tiers = json::array();
+        for (const instance::AttachedDisk& attached : record.disks) {
+            tiers.push_back(persisted_tier(call, record, attached.disk, live));
+        }
+        tiers.push_back(temp_tier(record, live, call.daemon != nullptr));
+        view["tiers"] = tiers;
+    }
+    return view;
+}
+
+json with_problems(json view, json problems) {
+    if (!problems.empty()) {
+        view["not_served"] = std::move(problems);
+    }
+    return view;
+}
+
+json create(CallContext& call, Params& params) {
+    InstanceRecord record;
+    record.name = params.required_string("name");
+    record.temp.size = params.required_uint("temp_size");
+    record.temp.sector_size = static_cast<std::uint32_t>(std::min<std::uint64_t>(
+        params.optional_uint("temp_sector_size").value_or(4096), UINT32_MAX));
+    const std::vector<std::string> disks = params.string_list("disks");
+    record.allocated = params.bool_or("allocated", true);
+    params.finish();
+    record.created = system_now();
+
+    disk::check_geometry(record.temp.size, record.temp.sector_size, disk::max_backing_size,
+                         fmt::format("temp disk of instance {}", record.name));
+    try {
+        call.state.instances().get(record.name);
+        throw InstanceError(InstanceErrc::already_exists,
+                            fmt::format("instance {} already exists", record.name));
+    } catch (const InstanceError& error) {
+        if (error.code() != InstanceErrc::not_found) {
+            throw;
+        }
+    }
+    for (const std::string& disk : disks) {
+        check_attachable(call, record, disk);
+        record.disks.push_back({disk});
+    }
+    // The disks stop being served under their own names.
+    json problems = change_record(call, record.allocated ? disks : std::vector<std::string>{},
+                                  [&](instance::InstanceCatalog& c) { c.add(record); });
+    return with_problems(instance_view(call, record, true), std::move(problems));
+}
+
+json list(CallContext& call, Params& params) {
+    params.finish();
+    json result = json::array();
+    for (const InstanceRecord& record : call.state.instances().list()) {
+        result.push_back(instance_view(call, record, false));
+    }
+    return result;
+}
+
+json show(CallContext& call, Params& params) {
+    const std::string name = params.required_string("name");
+    params.finish();
+    return instance_view(call, call.state.instances().get(name), true);
+}
+
+json attach(CallContext& call, Params& params) {
+    const std::string name = params.required_string("instance");
+    const std::string disk = params.required_string("disk");
+    params.finish();
+    InstanceRecord record = call.state.instances().get(name);
+    check_attachable(call, record, disk);
+    record.disks.push_back({disk});
+    json problems =
+        change_record(call, record.allocated ? std::vector{disk} : std::vector<std::string>{},
+                      [&](instance::InstanceCatalog& c) { c.save(record); });
+    return with_problems(instance_view(call, record, true), std::move(problems));
+}
+
+json detach(CallContext& call, Params& params) {
+    const std::string name = params.required_string("instance");
+    const std::string disk = params.required_string("disk");
+    params.finish();
+    InstanceRecord record = call.state.instances().get(name);
+    if (record.find(disk) == nullptr) {
+        throw InstanceError(InstanceErrc::conflict,
+                            fmt::format("disk {} is not attached to instance {}", disk, name));
+    }
+    std::erase_if(record.disks,
+                  [&](const instance::AttachedDisk& item) { return item.disk == disk; });
+    std::vector<std::string> released;
+    if (record.allocated) {
+        released.push_back(instance::export_name(name, disk));
+    }
+    json problems =
+        change_record(call, released, [&](instance::InstanceCatalog& c) { c.save(record); });
+    return with_problems(instance_view(call, record, true), std::move(problems));
+}
+
+json allocate(CallContext& call, Params& params) {
+    const std::string name = params.required_string("name");
+    params.finish();
+    InstanceRecord record = call.state.instances().get(name);
+    const bool changed = !record.allocated;
+    record.allocated = true;
+    json problems =
+        changed ? change_record(call, {}, [&](instance::InstanceCatalog& c) { c.save(record); })
+                : json::object();
+    json view = with_problems(instance_view(call, record, true), std::move(problems));
+    view["changed"] = changed;
+    return view;
+}
+
+json deallocate(CallContext& call, Params& params) {
+    const std::string name = params.required_string("name");
+    params.finish();
+    InstanceRecord record = call.state.instances().get(name);
+    const bool changed = record.allocated;
+    if (changed) {
+        record.allocated = false;
+        change_record(call, exports_of(record),
+                      [&](instance::InstanceCatalog& c) { c.save(record); });
+    }
+    json view = instance_view(call, record, true);
+    view["changed"] = changed;
+    return view;
+}
+
+json remove(CallContext& call, Params& params) {
+    const std::string name = params.required_string("name");
+    params.finish();
+    const InstanceRecord record = call.state.instances().get(name);
+    change_record(call, record.allocated ? exports_of(record) : std::vector<std::string>{},
+                  [&](instance::InstanceCatalog& c) { c.remove(name); });
+    json detached = json::array();
+    for (const instance::AttachedDisk& attached : record.disks) {
+        detached.push_back(attached.disk);
+    }
+    return {{"name", name}, {"deleted", true}, {"detached", detached}};
+}
+
+const std::array table{
+    Method{"instance.create", Role::disk_operator, create},
+    Method{"instance.list", Role::reader, list},
+    Method{"instance.show", Role::reader, show},
+    Method{"instance.attach", Role::disk_operator, attach},
+    Method{"instance.detach", Role::disk_operator, detach},
+    Method{"instance.allocate", Role::disk_operator, allocate},
+    Method{"instance.deallocate", Role::disk_operator, deallocate},
+    Method{"instance.delete", Role::disk_operator, remove},
+};
+
+}  // namespace
+
+std::span<const Method> instance_methods() {
+    return table;
+}
+
+}  // namespace hostcrypt::control
