@@ -212,12 +212,13 @@ json run_drill(Context& context, const Arguments& arguments) {
             exit_refused, "refused",
             fmt::format("key {}/{} is disabled already", target.vault, target.key));
     }
-    NbdClient nbd(target.socket, arguments.disk);
-    json result{{"disk", arguments.disk},
-                {"type", target.disk.at("type")},
-                {"key", fmt::format("{}/{}", target.vault, target.key)},
-                {"grace", arguments.grace},
-                {"interval", arguments.interval}};
+    // A disk of an instance is served as "<instance>/<disk>".
+    const std::string export_name = target.disk.value("export", arguments.disk);
+    NbdClient nbd(target.socket, export_name);
+    json result{
+        {"disk", arguments.disk},         {"export", export_name},
+        {"type", target.disk.at("type")}, {"key", fmt::format("{}/{}", target.vault, target.key)},
+        {"grace", arguments.grace},       {"interval", arguments.interval}};
     result["checksum_before"] = checksum(nbd);
 
     const std::chrono::seconds grace = parse_duration(arguments.grace);
