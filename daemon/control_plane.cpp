@@ -70,8 +70,12 @@ void ControlPlane::load_catalog() {
 }
 
 std::map<std::string, std::string> ControlPlane::apply_plan() {
-    const instance::ServingPlan plan =
-        instance::plan_exports(state_.catalog().list(), state_.instances().list());
+    std::map<std::string, std::string> unreadable;
+    const std::vector<instance::InstanceRecord> instances = state_.instances().readable(unreadable);
+    instance::ServingPlan plan = instance::plan_exports(state_.catalog().list(), instances);
+    for (const auto& [name, why] : unreadable) {
+        plan.problems[instance::export_name(name, "*")] = why;
+    }
     std::map<std::string, std::string> unserved = exports_.apply(plan);
     std::erase_if(key_states_, [&](const auto& item) { return !server_.disk(item.first); });
     return unserved;
@@ -206,7 +210,7 @@ void ControlPlane::disk_deleting(const std::string& name) {
     log("disk {}: no longer served: it is being deleted", name);
 }
 
-std::map<std::string, std::string> ControlPlane::instances_changed() {
+std::map<std::string, std::string> ControlPlane::serving_changed() {
     return apply_plan();
 }
 

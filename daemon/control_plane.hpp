@@ -60,7 +60,7 @@ class ControlPlane final : public control::LiveDaemon {
     // control::LiveDaemon
     std::string disk_created(const disk::CatalogEntry& entry) override;
     void disk_deleting(const std::string& name) override;
-    std::map<std::string, std::string> instances_changed() override;
+    std::map<std::string, std::string> serving_changed() override;
     void exports_releasing(const std::vector<std::string>& exports) override;
     void keys_changed() override;
     nlohmann::json live_status() override;

@@ -1,5 +1,7 @@
 #include "daemon/export_manager.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "common/files.hpp"
@@ -35,10 +37,14 @@ std::string ExportManager::serve(const instance::PlannedExport& planned) {
     options.direct_io = config_.direct_io;
     options.read_only = config_.read_only;
     try {
+        std::string notice;
         if (planned.tier == disk::Tier::temp) {
-            disk::TempDisk temp =
-                disk::TempDisk::create(disk::temp_file_path(temp_directory_, planned.instance),
-                                       planned.name, planned.temp, providers_.platform(), options);
+            disk::TempDisk temp = disk::TempDisk::create(
+                disk::temp_file_path(temp_directory_, planned.instance), planned.name, planned.temp,
+                providers_.platform(), options, &notice);
+            if (!notice.empty()) {
+                log("temp disk {}: {}", planned.name, notice);
+            }
             server_.offer(temp.served());
             log("temp disk {}: serving {} bytes, {}-byte sectors, a fresh key (id {}) wrapped "
                 "under {}, in {}",
@@ -46,7 +52,6 @@ std::string ExportManager::serve(const instance::PlannedExport& planned) {
                 keys::to_string(temp.wrapped_by()), temp.path().string());
             temp_disks_.emplace(planned.name, std::move(temp));
         } else {
-            std::string notice;
             auto served =
                 disk::ServedDisk::open(planned.disk, providers_, options, &notice, planned.name);
             if (!notice.empty()) {
@@ -63,10 +68,6 @@ std::string ExportManager::serve(const instance::PlannedExport& planned) {
             planned.name, error.what());
         return error.what();
     }
-}
-
-void ExportManager::retire(const std::string& export_name, const std::string& why) {
-    drop(server_.disk(export_name), export_name, why);
 }
 
 void ExportManager::drop(const std::shared_ptr<disk::ServedDisk>& served,
@@ -94,10 +95,19 @@ std::map<std::string, std::string> ExportManager::apply(const instance::ServingP
             gone.push_back(name);
         }
     }
-    for (const std::string& name : gone) {
-        retire(name, plan.exports.contains(name) ? "its disk or instance changed"
-                                                 : "no longer in the catalog or its instance");
+    // Released for a change that was not made after all: back as they were.
+    for (auto& [name, served] : released_) {
+        if (std::find(gone.begin(), gone.end(), name) == gone.end()) {
+            server_.offer(std::move(served));
+        }
     }
+    for (const std::string& name : gone) {
+        const auto released = released_.find(name);
+        drop(released != released_.end() ? released->second : server_.disk(name), name,
+             plan.exports.contains(name) ? "its disk or instance changed"
+                                         : "no longer in the catalog or its instance");
+    }
+    released_.clear();
     if (!gone.empty()) {
         server_.refresh_ciphers();
     }
@@ -136,9 +146,9 @@ bool ExportManager::release(const std::vector<std::string>& exports, std::string
         }
         released.push_back(served);
     }
-    // No client has them: their keys and temp disks go now.
-    for (const auto& disk : released) {
-        drop(disk, disk->name(), "released for a change to its instance or catalog entry");
+    for (auto& disk : released) {
+        const std::string name = disk->name();
+        released_[name] = std::move(disk);
     }
     return true;
 }

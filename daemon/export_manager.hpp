@@ -33,13 +33,17 @@ class ExportManager {
     ExportManager& operator=(const ExportManager&) = delete;
 
     // Serves what `plan` has and is not served yet; retires (dropping their
-    // keys, erasing temp disks) what is served but not in the plan, or
-    // planned differently now. Returns the planned exports not served, with why.
+    // keys, erasing temp disks) what is served or released but not in the
+    // plan, or planned differently now; offers again what was released and
+    // is still planned as it was. Returns the planned exports not served,
+    // with why.
     std::map<std::string, std::string> apply(const instance::ServingPlan& plan);
 
-    // Stops offering `exports` ahead of a change that takes them away. If
-    // any has clients, offers them all again and returns false with the
-    // export in use in `busy`.
+    // Stops offering `exports` ahead of a change that takes them away,
+    // keeping their disks (keys, temp disk data) until the next apply() —
+    // which erases them if the change was made and offers them again if
+    // not. If any has clients, offers them all again at once and returns
+    // false with the export in use in `busy`.
     bool release(const std::vector<std::string>& exports, std::string& busy);
 
     // Tries the planned exports not served again; `worth_trying` says
@@ -61,7 +65,6 @@ class ExportManager {
   private:
     // Serves one planned export; returns why not, or an empty string.
     std::string serve(const instance::PlannedExport& planned);
-    void retire(const std::string& export_name, const std::string& why);
     // Retires `served` (null if it is not offered): its keys are dropped, a
     // temp disk is erased.
     void drop(const std::shared_ptr<disk::ServedDisk>& served, const std::string& export_name,
@@ -75,6 +78,8 @@ class ExportManager {
     std::map<std::string, instance::PlannedExport> waiting_;  // planned, not served
     std::map<std::string, std::string> unserved_;             // export -> why
     std::map<std::string, disk::TempDisk> temp_disks_;        // by export name
+    // Released by release(), not offered, awaiting the next apply().
+    std::map<std::string, std::shared_ptr<disk::ServedDisk>> released_;
 };
 
 }  // namespace hostcrypt::daemon

@@ -62,8 +62,11 @@ bool Server::retire(const std::string& name, bool only_if_unused) {
     }
     std::shared_ptr<disk::ServedDisk> removed = exports_.disk(name);
     exports_.remove(name);
+    const std::lock_guard lock(retired_mutex_);
+    // Only connections still hold a retired disk; once none does, its
+    // descriptors (and a temp disk's deleted file) need not wait for shutdown.
+    std::erase_if(retired_, [](const auto& disk) { return disk.use_count() == 1; });
     if (removed) {
-        const std::lock_guard lock(retired_mutex_);
         retired_.push_back(std::move(removed));
     }
     return true;

@@ -72,8 +72,8 @@ class Server {
     ExportRegistry exports_;
     std::vector<std::unique_ptr<ReactorSlot>> reactors_;
     std::vector<Listener> listeners_;
-    // Disks no longer offered; connections may still be writing to them, so
-    // shutdown flushes them too.
+    // Disks no longer offered that connections may still be writing to, so
+    // shutdown flushes them too; dropped once no connection holds them.
     std::mutex retired_mutex_;
     std::vector<std::shared_ptr<disk::ServedDisk>> retired_;
     std::atomic<std::size_t> next_reactor_{0};

@@ -167,6 +167,9 @@ json remove(CallContext& call, Params& params) {
         }
         throw;
     }
+    if (call.daemon != nullptr) {
+        call.daemon->serving_changed();  // its keys leave memory now
+    }
     return {{"name", name}, {"deleted", true}, {"backing_kept", keep}};
 }
 

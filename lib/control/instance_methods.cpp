@@ -1,7 +1,7 @@
 // instance.create|list|show|attach|detach|allocate|deallocate|delete
 //
 // Each method changes the instance records and then, with a daemon, has it
-// serve what the records say now (LiveDaemon::instances_changed). Exports
+// serve what the records say now (LiveDaemon::serving_changed). Exports
 // that go away are released first, which is refused while clients use them;
 // if the record cannot be saved after that, the daemon is told to serve
 // what the records (unchanged) still say.
@@ -67,29 +67,34 @@ void release(CallContext& call, const std::vector<std::string>& exports) {
     }
 }
 
-// Has the daemon serve what the records say now; the exports it could not serve.
-json apply(CallContext& call) {
+// Has the daemon serve what the records say now; of the exports it could
+// not serve, those in `relevant` (the others are not this call's business).
+json apply(CallContext& call, const std::vector<std::string>& relevant) {
     json problems = json::object();
     if (call.daemon != nullptr) {
-        for (const auto& [name, why] : call.daemon->instances_changed()) {
-            problems[name] = why;
+        for (const auto& [name, why] : call.daemon->serving_changed()) {
+            if (std::find(relevant.begin(), relevant.end(), name) != relevant.end()) {
+                problems[name] = why;
+            }
         }
     }
     return problems;
 }
 
-// Saves `record` (or removes it, for `remove`) after `released` exports were
-// let go; on failure the daemon goes back to serving what the records say.
+// Saves `record` (or removes it) after `released` exports were let go; on
+// failure the daemon goes back to serving what the records say. Returns the
+// exports of `relevant` that are not served.
 template <typename Change>
-json change_record(CallContext& call, const std::vector<std::string>& released, Change change) {
+json change_record(CallContext& call, const std::vector<std::string>& released,
+                   const std::vector<std::string>& relevant, Change change) {
     release(call, released);
     try {
         change(call.state.instances());
     } catch (...) {
-        apply(call);
+        apply(call, {});
         throw;
     }
-    return apply(call);
+    return apply(call, relevant);
 }
 
 json layer_names(std::size_t index, std::size_t count) {
@@ -99,13 +104,13 @@ json layer_names(std::size_t index, std::size_t count) {
     return index == 0 ? "inner" : "outer";
 }
 
-// What the daemon says about `export_name`, or null.
+// What the daemon says about `export_name` if it serves it, or null.
 const json* live_export(const json& live, const std::string& export_name) {
     if (!live.contains("disks")) {
         return nullptr;
     }
     const auto found = live.at("disks").find(export_name);
-    if (found == live.at("disks").end() || !found->contains("tier")) {
+    if (found == live.at("disks").end() || !found->value("served", true)) {
         return nullptr;  // absent, or listed as not served
     }
     return &*found;
@@ -136,7 +141,7 @@ json persisted_tier(CallContext& call, const InstanceRecord& record, const std::
                               {"dek_id", i < ids.size() ? json(ids[i]) : json(nullptr)}});
         }
         tier["layers"] = layers;
-    } catch (const Error& error) {
+    } catch (const std::exception& error) {
         tier["error"] = error.what();
     }
     return tier;
@@ -205,7 +210,7 @@ json create(CallContext& call, Params& params) {
     record.created = system_now();
 
     disk::check_geometry(record.temp.size, record.temp.sector_size, disk::max_backing_size,
-                         fmt::format("temp disk of instance {}", record.name));
+                         instance::export_name(record.name, instance::temp_disk_name));
     try {
         call.state.instances().get(record.name);
         throw InstanceError(InstanceErrc::already_exists,
@@ -216,20 +221,29 @@ json create(CallContext& call, Params& params) {
         }
     }
     for (const std::string& disk : disks) {
+        if (record.find(disk) != nullptr) {
+            throw InstanceError(
+                InstanceErrc::invalid_argument,
+                fmt::format("instance {}: disk {} is named twice", record.name, disk));
+        }
         check_attachable(call, record, disk);
         record.disks.push_back({disk});
     }
-    // The disks stop being served under their own names.
-    json problems = change_record(call, record.allocated ? disks : std::vector<std::string>{},
+    // The disks stop being served under their own names, allocated or not.
+    json problems = change_record(call, disks, exports_of(record),
                                   [&](instance::InstanceCatalog& c) { c.add(record); });
     return with_problems(instance_view(call, record, true), std::move(problems));
 }
 
 json list(CallContext& call, Params& params) {
     params.finish();
+    std::map<std::string, std::string> unreadable;
     json result = json::array();
-    for (const InstanceRecord& record : call.state.instances().list()) {
+    for (const InstanceRecord& record : call.state.instances().readable(unreadable)) {
         result.push_back(instance_view(call, record, false));
+    }
+    for (const auto& [name, why] : unreadable) {
+        result.push_back({{"name", name}, {"error", why}});
     }
     return result;
 }
@@ -247,9 +261,8 @@ json attach(CallContext& call, Params& params) {
     InstanceRecord record = call.state.instances().get(name);
     check_attachable(call, record, disk);
     record.disks.push_back({disk});
-    json problems =
-        change_record(call, record.allocated ? std::vector{disk} : std::vector<std::string>{},
-                      [&](instance::InstanceCatalog& c) { c.save(record); });
+    json problems = change_record(call, {disk}, exports_of(record),
+                                  [&](instance::InstanceCatalog& c) { c.save(record); });
     return with_problems(instance_view(call, record, true), std::move(problems));
 }
 
@@ -259,7 +272,7 @@ json detach(CallContext& call, Params& params) {
     params.finish();
     InstanceRecord record = call.state.instances().get(name);
     if (record.find(disk) == nullptr) {
-        throw InstanceError(InstanceErrc::conflict,
+        throw InstanceError(InstanceErrc::not_found,
                             fmt::format("disk {} is not attached to instance {}", disk, name));
     }
     std::erase_if(record.disks,
@@ -268,8 +281,10 @@ json detach(CallContext& call, Params& params) {
     if (record.allocated) {
         released.push_back(instance::export_name(name, disk));
     }
-    json problems =
-        change_record(call, released, [&](instance::InstanceCatalog& c) { c.save(record); });
+    std::vector<std::string> relevant = exports_of(record);
+    relevant.push_back(disk);  // served under its own name again
+    json problems = change_record(call, released, relevant,
+                                  [&](instance::InstanceCatalog& c) { c.save(record); });
     return with_problems(instance_view(call, record, true), std::move(problems));
 }
 
@@ -279,9 +294,9 @@ json allocate(CallContext& call, Params& params) {
     InstanceRecord record = call.state.instances().get(name);
     const bool changed = !record.allocated;
     record.allocated = true;
-    json problems =
-        changed ? change_record(call, {}, [&](instance::InstanceCatalog& c) { c.save(record); })
-                : json::object();
+    json problems = changed ? change_record(call, {}, exports_of(record),
+                                            [&](instance::InstanceCatalog& c) { c.save(record); })
+                            : json::object();
     json view = with_problems(instance_view(call, record, true), std::move(problems));
     view["changed"] = changed;
     return view;
@@ -294,7 +309,7 @@ json deallocate(CallContext& call, Params& params) {
     const bool changed = record.allocated;
     if (changed) {
         record.allocated = false;
-        change_record(call, exports_of(record),
+        change_record(call, exports_of(record), {},
                       [&](instance::InstanceCatalog& c) { c.save(record); });
     }
     json view = instance_view(call, record, true);
@@ -306,7 +321,7 @@ json remove(CallContext& call, Params& params) {
     const std::string name = params.required_string("name");
     params.finish();
     const InstanceRecord record = call.state.instances().get(name);
-    change_record(call, record.allocated ? exports_of(record) : std::vector<std::string>{},
+    change_record(call, record.allocated ? exports_of(record) : std::vector<std::string>{}, {},
                   [&](instance::InstanceCatalog& c) { c.remove(name); });
     json detached = json::array();
     for (const instance::AttachedDisk& attached : record.disks) {

@@ -27,14 +27,16 @@ class LiveDaemon {
     // Stops serving a disk about to be deleted. Throws ControlError(refused)
     // while clients are connected to it.
     virtual void disk_deleting(const std::string& name) = 0;
-    // The instances changed (or are about to): serve what the catalog and
-    // the instances say now (instance/serving_plan.hpp) — new exports
-    // served, exports no longer planned retired, temp disks of deallocated
-    // instances erased. Returns the exports that could not be served, with why.
-    virtual std::map<std::string, std::string> instances_changed() = 0;
-    // Stops serving `exports` (export names) ahead of a change that takes
-    // them away. Throws ControlError(refused), serving them all again, if
-    // clients are connected to any of them.
+    // The catalog or the instances changed (or a change failed after
+    // exports_releasing): serve what they say now (instance/serving_plan.hpp)
+    // — new exports served, exports no longer planned retired (temp disks of
+    // deallocated instances erased), released exports still planned offered
+    // again. Returns the exports that could not be served, with why.
+    virtual std::map<std::string, std::string> serving_changed() = 0;
+    // Stops offering `exports` (export names) ahead of a change that takes
+    // them away; serving_changed() then drops or restores them. Throws
+    // ControlError(refused), offering them all again, if clients are
+    // connected to any of them.
     virtual void exports_releasing(const std::vector<std::string>& exports) = 0;
     // Keys or wrapped keys changed (rotation, enable, disable, ...): the key
     // monitor checks every disk now instead of at its next interval.

@@ -40,7 +40,8 @@ TempDisk::~TempDisk() {
 }
 
 TempDisk TempDisk::create(const fs::path& path, std::string export_name, const TempDiskSpec& spec,
-                          keys::KeyWrapper& platform, const ServeOptions& options) {
+                          keys::KeyWrapper& platform, const ServeOptions& options,
+                          std::string* notice) {
     check_geometry(spec.size, spec.sector_size, max_temp_size, export_name);
     crypto::SecureBytes dek = fresh_dek();
     keys::WrappedKey wrapped = platform.wrap(keys::platform_key_name, std::nullopt, dek.bytes());
@@ -56,7 +57,11 @@ TempDisk TempDisk::create(const fs::path& path, std::string export_name, const T
         backend_options.read_only = options.read_only;
         backend_options.direct_io = options.direct_io;
         backend_options.io_unit = spec.sector_size;
-        auto backend = storage::FileBackend::open(path, backend_options, nullptr);
+        std::string direct_io_refused;
+        auto backend = storage::FileBackend::open(path, backend_options, &direct_io_refused);
+        if (notice != nullptr && !direct_io_refused.empty()) {
+            *notice = "O_DIRECT not used for " + path.string() + ": " + direct_io_refused;
+        }
         const Geometry geometry{spec.size, spec.sector_size, 0};
         std::string description = fmt::format(
             "hostcrypt temp disk, platform key, erased at deallocation, {}-byte sectors",

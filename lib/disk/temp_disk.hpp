@@ -35,13 +35,15 @@ class TempDisk {
     // key is gone), creates a sparse file of spec.size bytes there, makes a
     // fresh DEK and wraps it under the platform key's newest version. Throws
     // DiskError(invalid_argument) for a bad spec, hostcrypt::Error for the
-    // file, KeysError for the platform key.
+    // file, KeysError for the platform key. `notice` receives a remark worth
+    // a log line (O_DIRECT asked for but not possible), if any.
     static TempDisk create(const std::filesystem::path& path, std::string export_name,
                            const TempDiskSpec& spec, keys::KeyWrapper& platform,
-                           const ServeOptions& options);
+                           const ServeOptions& options, std::string* notice = nullptr);
 
     TempDisk(TempDisk&&) noexcept = default;
-    TempDisk& operator=(TempDisk&&) noexcept = default;
+    // No assignment: it would drop a live temp disk without erasing it.
+    TempDisk& operator=(TempDisk&&) = delete;
     ~TempDisk();
 
     const std::shared_ptr<ServedDisk>& served() const noexcept { return served_; }

@@ -91,6 +91,19 @@ std::vector<InstanceRecord> InstanceCatalog::list() const {
     return records;
 }
 
+std::vector<InstanceRecord> InstanceCatalog::readable(
+    std::map<std::string, std::string>& unreadable) const {
+    std::vector<InstanceRecord> records;
+    for (const std::string& name : file_stems(directory_, ".json")) {
+        try {
+            records.push_back(get(name));
+        } catch (const InstanceError& error) {
+            unreadable[name] = error.what();
+        }
+    }
+    return records;
+}
+
 void InstanceCatalog::save(const InstanceRecord& record) {
     if (!fs::exists(file_of(record.name))) {
         throw InstanceError(InstanceErrc::not_found,
@@ -106,7 +119,8 @@ void InstanceCatalog::remove(const std::string& name) {
 }
 
 std::optional<std::string> InstanceCatalog::attached_to(const std::string& disk) const {
-    for (const InstanceRecord& record : list()) {
+    std::map<std::string, std::string> unreadable;
+    for (const InstanceRecord& record : readable(unreadable)) {
         if (record.find(disk) != nullptr) {
             return record.name;
         }

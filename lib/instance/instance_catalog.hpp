@@ -4,6 +4,7 @@
 // record per instance, each replaced atomically.
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,11 +22,14 @@ class InstanceCatalog {
     // InstanceError(not_found | corrupt)
     InstanceRecord get(const std::string& name) const;
     std::vector<InstanceRecord> list() const;  // by name
+    // Every record that can be read, by name; the others go to `unreadable`
+    // (name -> why), so that one damaged record does not stop the rest.
+    std::vector<InstanceRecord> readable(std::map<std::string, std::string>& unreadable) const;
     // Replaces an existing record. InstanceError(not_found)
     void save(const InstanceRecord& record);
     void remove(const std::string& name);  // InstanceError(not_found)
 
-    // The instance `disk` is attached to, if any.
+    // The instance `disk` is attached to, if any (of the readable records).
     std::optional<std::string> attached_to(const std::string& disk) const;
 
   private:

@@ -1,8 +1,7 @@
 #include "instance/serving_plan.hpp"
 
-#include <set>
-
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace hostcrypt::instance {
 
@@ -20,16 +19,35 @@ ServingPlan plan_exports(const std::vector<disk::CatalogEntry>& disks,
         by_name[entry.name] = &entry;
     }
     ServingPlan plan;
-    std::set<std::string> attached;
+    // Records edited by hand may attach a disk twice; such a disk is served
+    // by none of them (two exports would mean two writers on one store).
+    std::map<std::string, std::vector<std::string>> owners;
     for (const InstanceRecord& record : instances) {
         for (const AttachedDisk& item : record.disks) {
-            attached.insert(item.disk);
+            owners[item.disk].push_back(record.name);
         }
+    }
+    for (const InstanceRecord& record : instances) {
         if (!record.allocated) {
             continue;
         }
         for (const AttachedDisk& item : record.disks) {
             const std::string name = export_name(record.name, item.disk);
+            const std::vector<std::string>& disk_owners = owners.at(item.disk);
+            if (disk_owners.size() > 1) {
+                plan.problems[name] = fmt::format(
+                    "disk {} is attached to more than one instance ({}): served by none of "
+                    "them until all but one detach it",
+                    item.disk, fmt::join(disk_owners, ", "));
+                continue;
+            }
+            if (item.disk == temp_disk_name) {
+                plan.problems[name] = fmt::format(
+                    "instance {} attaches a disk named {}, which would take the temp disk's "
+                    "export: detach it",
+                    record.name, item.disk);
+                continue;
+            }
             const auto found = by_name.find(item.disk);
             if (found == by_name.end()) {
                 plan.problems[name] =
@@ -51,7 +69,7 @@ ServingPlan plan_exports(const std::vector<disk::CatalogEntry>& disks,
         plan.exports[temp.name] = std::move(temp);
     }
     for (const disk::CatalogEntry& entry : disks) {
-        if (!attached.contains(entry.name)) {
+        if (!owners.contains(entry.name)) {
             PlannedExport planned;
             planned.name = entry.name;
             planned.disk = entry;

@@ -6,6 +6,7 @@ after a kill -9, and untouched by a customer key's revocation.
 """
 import errno
 import os
+import subprocess
 import time
 
 from harness import LOG_TIMEOUT, TIME_SCALE, KiB, MiB, IntegrationTest, list_exports, pattern
@@ -103,6 +104,19 @@ class Exports(InstanceTest):
         self.assertFalse(os.path.exists(self.temp_file()))
         self.assertEqual(self.connect("data").pread(64 * KiB, 0), pattern(64 * KiB, 1))
 
+    def test_a_disk_in_use_does_not_move_even_to_a_deallocated_instance(self):
+        self.make_set("p", "platform")
+        self.make_disk("data", "p", 8 * MiB)
+        self.start_daemon()
+        h = self.connect("data")
+        self.run_cli("instance", "create", "vm1", "--temp-size", "8M", "--disk", "data",
+                     "--deallocated", expect=EXIT_REFUSED)
+        self.json_cli("instance", "create", "vm1", "--temp-size", "8M", "--deallocated")
+        self.run_cli("instance", "attach", "vm1", "data", expect=EXIT_REFUSED)
+        h.pwrite(pattern(4 * KiB, 7), 0)  # the client never noticed
+        self.assertEqual(h.pread(4 * KiB, 0), pattern(4 * KiB, 7))
+        self.assertEqual(self.json_cli("instance", "show", "vm1")["disks"], [])
+
     def test_instances_are_served_again_after_a_restart(self):
         self.make_set("p", "platform")
         self.make_disk("data", "p", 8 * MiB)
@@ -166,6 +180,22 @@ class TempDisk(InstanceTest):
         h = self.connect("vm1/temp")
         self.assertEqual(h.pread(64 * KiB, 0), bytes(64 * KiB))  # fresh and empty
         self.assertNotEqual(self.temp_dek_id(), first_key)
+
+    def test_a_deallocation_that_fails_keeps_the_temp_disk(self):
+        self.start_daemon()
+        h = self.connect("vm1/temp")
+        self.write_temp(h)
+        self.disconnect(h)
+        instances = os.path.join(self.state, "instances")
+        if subprocess.run(["chattr", "+i", instances], capture_output=True).returncode != 0:
+            self.skipTest("chattr +i is not supported here: cannot make the record unwritable")
+        try:
+            self.run_cli("instance", "deallocate", "vm1", expect=1)
+        finally:
+            subprocess.run(["chattr", "-i", instances], check=True)
+        self.assertTrue(self.json_cli("instance", "show", "vm1")["allocated"])
+        # Still allocated, so still the same temp disk with its data.
+        self.assertEqual(self.connect("vm1/temp").pread(64 * KiB, 0), marked_block())
 
     def test_a_restart_erases_the_temp_disk(self):
         self.start_daemon()

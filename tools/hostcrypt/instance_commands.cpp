@@ -124,6 +124,11 @@ void add_list(CLI::App& parent, Context& context) {
         context.emit(context.call("instance.list"), [](const json& instances) {
             std::vector<std::vector<std::string>> rows;
             for (const json& i : instances) {
+                if (i.contains("error")) {
+                    rows.push_back({i.at("name"), "?", "?",
+                                    "UNREADABLE: " + i.at("error").get<std::string>()});
+                    continue;
+                }
                 rows.push_back({i.at("name"), i.at("allocated").get<bool>() ? "yes" : "no",
                                 format_size(i.at("temp").at("size")), joined(i.at("disks"))});
             }

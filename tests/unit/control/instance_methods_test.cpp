@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "common/files.hpp"
 #include "methods_fixture.hpp"
 
 using namespace hostcrypt::control;
@@ -117,7 +118,7 @@ TEST_CASE_METHOD(InstanceTest, "instance requests that cannot be done are refuse
     check_failure("instance.create", {{"name", "vm2"}, {"temp_size", mib}, {"disks", {"d9"}}},
                   exit_not_found, "not-found", "no disk named d9");
     check_failure("instance.create", {{"name", "vm2"}, {"temp_size", mib + 1}}, exit_usage,
-                  "invalid-argument", "temp disk of instance vm2: size");
+                  "invalid-argument", "disk vm2/temp: size");
     check_failure("instance.create",
                   {{"name", "vm2"}, {"temp_size", mib}, {"temp_sector_size", 1000}}, exit_usage,
                   "invalid-argument", "sector size 1000 is not supported");
@@ -127,8 +128,10 @@ TEST_CASE_METHOD(InstanceTest, "instance requests that cannot be done are refuse
                   exit_usage, "invalid-argument", "'disks' must be an array of strings");
     check_failure("instance.attach", {{"instance", "vm1"}, {"disk", "d1"}}, exit_refused, "refused",
                   "disk d1 is attached to instance vm1 already");
-    check_failure("instance.detach", {{"instance", "vm1"}, {"disk", "d2"}}, exit_refused, "refused",
-                  "disk d2 is not attached to instance vm1");
+    check_failure("instance.detach", {{"instance", "vm1"}, {"disk", "d2"}}, exit_not_found,
+                  "not-found", "disk d2 is not attached to instance vm1");
+    check_failure("instance.create", {{"name", "vm2"}, {"temp_size", mib}, {"disks", {"d2", "d2"}}},
+                  exit_usage, "invalid-argument", "instance vm2: disk d2 is named twice");
     check_failure("instance.show", {{"name", "vm9"}}, exit_not_found, "not-found",
                   "no instance named vm9");
     check_failure("instance.deallocate", {{"name", "vm9"}}, exit_not_found, "not-found",
@@ -160,28 +163,28 @@ TEST_CASE_METHOD(InstanceTest,
     call.daemon = &daemon;
     create("vm1", {"d1"});
     // d1 stops being served as itself before it is served as vm1/d1.
-    CHECK(daemon.calls == Names{"exports_releasing d1", "instances_changed", "live_status"});
+    CHECK(daemon.calls == Names{"exports_releasing d1", "serving_changed", "live_status"});
 
     daemon.calls.clear();
     run("instance.attach", {{"instance", "vm1"}, {"disk", "d2"}});
-    CHECK(daemon.calls == Names{"exports_releasing d2", "instances_changed", "live_status"});
+    CHECK(daemon.calls == Names{"exports_releasing d2", "serving_changed", "live_status"});
 
     daemon.calls.clear();
     run("instance.detach", {{"instance", "vm1"}, {"disk", "d2"}});
-    CHECK(daemon.calls == Names{"exports_releasing vm1/d2", "instances_changed", "live_status"});
+    CHECK(daemon.calls == Names{"exports_releasing vm1/d2", "serving_changed", "live_status"});
 
     daemon.calls.clear();
     run("instance.deallocate", {{"name", "vm1"}});
     CHECK(daemon.calls ==
-          Names{"exports_releasing vm1/d1 vm1/temp", "instances_changed", "live_status"});
+          Names{"exports_releasing vm1/d1 vm1/temp", "serving_changed", "live_status"});
 
     daemon.calls.clear();
     run("instance.allocate", {{"name", "vm1"}});
-    CHECK(daemon.calls == Names{"instances_changed", "live_status"});
+    CHECK(daemon.calls == Names{"serving_changed", "live_status"});
 
     daemon.calls.clear();
     run("instance.delete", {{"name", "vm1"}});
-    CHECK(daemon.calls == Names{"exports_releasing vm1/d1 vm1/temp", "instances_changed"});
+    CHECK(daemon.calls == Names{"exports_releasing vm1/d1 vm1/temp", "serving_changed"});
 }
 
 TEST_CASE_METHOD(InstanceTest,
@@ -237,4 +240,54 @@ TEST_CASE_METHOD(InstanceTest,
                         {"wrapped_by",
                          {{"provider", "platform"}, {"name", "platform-kek"}, {"version", 3}}},
                         {"dek_id", "5555666677778888"}}}));
+}
+
+TEST_CASE_METHOD(InstanceTest,
+                 "with a daemon, a disk leaves its own export even for a deallocated instance",
+                 "[methods][instances][daemon]") {
+    FakeDaemon daemon;
+    call.daemon = &daemon;
+    create("vm1", {"d1"}, false);
+    CHECK(daemon.calls == Names{"exports_releasing d1", "serving_changed", "live_status"});
+    daemon.calls.clear();
+    daemon.busy_export = "d2";
+    check_failure("instance.attach", {{"instance", "vm1"}, {"disk", "d2"}}, exit_refused, "refused",
+                  "d2 is in use");
+    CHECK(run("instance.show", {{"name", "vm1"}}).at("disks") == json::array({"d1"}));
+}
+
+TEST_CASE_METHOD(InstanceTest,
+                 "with a daemon, only the instance's own exports are reported unserved",
+                 "[methods][instances][daemon]") {
+    FakeDaemon daemon;
+    call.daemon = &daemon;
+    daemon.unserved = {{"other", "its key is disabled"}, {"vm1/d1", "its key is disabled"}};
+    const json view = create("vm1", {"d1"});
+    CHECK(view.at("not_served") == json{{"vm1/d1", "its key is disabled"}});
+    // A served-looking entry that is not served is shown as not served.
+    daemon.live["disks"]["vm1/d1"] = {{"served", false},
+                                      {"tier", "persisted"},
+                                      {"disk", "d1"},
+                                      {"not_served_because", "its key is disabled"}};
+    const json shown = run("instance.show", {{"name", "vm1"}});
+    const json& persisted = tier_of(shown, "persisted", "d1");
+    CHECK(persisted.at("served") == false);
+    CHECK(persisted.at("layers")[0].at("dek_id").is_null());
+}
+
+TEST_CASE_METHOD(InstanceTest,
+                 "an unreadable instance record is listed as such and stops nothing else",
+                 "[methods][instances][errors]") {
+    create("vm1", {"d1"});
+    hostcrypt::write_text_file_atomically(state_path / "instances" / "bad.json", "{garbage", 0600);
+    const json list = run("instance.list");
+    REQUIRE(list.size() == 2);
+    CHECK(list[0].at("name") == "vm1");
+    CHECK(list[1].at("name") == "bad");
+    CHECK_THAT(list[1].at("error").get<std::string>(),
+               Catch::Matchers::Contains("bad.json is unreadable"));
+    CHECK(run("status").at("disks").size() == 2);
+    run("instance.detach", {{"instance", "vm1"}, {"disk", "d1"}});
+    check_failure("instance.show", {{"name", "bad"}}, exit_state_damaged, "state-damaged",
+                  "bad.json is unreadable");
 }

@@ -33,7 +33,7 @@ class FakeDaemon : public LiveDaemon {
     std::string serve_problem;   // what disk_created answers
     bool refuse_delete = false;  // disk_deleting throws
     std::string busy_export;     // exports_releasing refuses while it is among them
-    std::map<std::string, std::string> unserved;  // what instances_changed answers
+    std::map<std::string, std::string> unserved;  // what serving_changed answers
     json live{{"daemon", {{"running", true}, {"pid", 4242}}}, {"disks", json::object()}};
 
     std::string disk_created(const hostcrypt::disk::CatalogEntry& entry) override {
@@ -46,8 +46,8 @@ class FakeDaemon : public LiveDaemon {
             throw ControlError(exit_refused, "refused", "disk " + name + " has clients");
         }
     }
-    std::map<std::string, std::string> instances_changed() override {
-        calls.push_back("instances_changed");
+    std::map<std::string, std::string> serving_changed() override {
+        calls.push_back("serving_changed");
         return unserved;
     }
     void exports_releasing(const std::vector<std::string>& exports) override {

@@ -90,7 +90,8 @@ TEST_CASE_METHOD(MethodsTest, "with a daemon a disk in use is not deleted", "[me
 
     daemon.refuse_delete = false;
     run("disk.delete", {{"name", "d1"}});
-    CHECK(daemon.calls == Names{"disk_created d1", "disk_deleting d1", "disk_deleting d1"});
+    CHECK(daemon.calls ==
+          Names{"disk_created d1", "disk_deleting d1", "disk_deleting d1", "serving_changed"});
     CHECK(disk_names().empty());
 }
 

@@ -110,3 +110,17 @@ TEST_CASE_METHOD(CatalogTest, "a damaged instance record is reported, not guesse
     CHECK(error.code() == InstanceErrc::corrupt);
     CHECK_THAT(error.what(), Contains("vm1.json is unreadable"));
 }
+
+TEST_CASE_METHOD(CatalogTest, "readable records are listed past a damaged one",
+                 "[instance][catalog][errors]") {
+    catalog.add(record("vm1"));
+    write_text_file_atomically(directory / "bad.json", "{", 0600);
+    std::map<std::string, std::string> unreadable;
+    const std::vector<InstanceRecord> records = catalog.readable(unreadable);
+    REQUIRE(records.size() == 1);
+    CHECK(records[0].name == "vm1");
+    REQUIRE(unreadable.contains("bad"));
+    CHECK_THAT(unreadable.at("bad"), Contains("bad.json is unreadable"));
+    CHECK(catalog.attached_to("data") == "vm1");
+    CHECK(thrown<InstanceError>([&] { catalog.list(); }).code() == InstanceErrc::corrupt);
+}

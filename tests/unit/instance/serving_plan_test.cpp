@@ -99,3 +99,21 @@ TEST_CASE("planned exports compare by what serving them depends on", "[instance]
     CHECK(before.exports.at("vm1/a") ==
           plan_exports({entry("a")}, {record_of("vm1", {"a"})}).exports.at("vm1/a"));
 }
+
+TEST_CASE("a disk attached to two instances is served by neither", "[instance][plan][errors]") {
+    const ServingPlan plan = plan_exports(
+        {entry("a"), entry("b")}, {record_of("vm1", {"a", "b"}), record_of("vm2", {"a"}, false)});
+    CHECK(names(plan) == Names{"vm1/b", "vm1/temp"});
+    REQUIRE(plan.problems.contains("vm1/a"));
+    CHECK(plan.problems.at("vm1/a") ==
+          "disk a is attached to more than one instance (vm1, vm2): served by none of them "
+          "until all but one detach it");
+}
+
+TEST_CASE("a disk named like the temp disk is not attached in its place",
+          "[instance][plan][errors]") {
+    const ServingPlan plan = plan_exports({entry("temp")}, {record_of("vm1", {"temp"})});
+    CHECK(names(plan) == Names{"vm1/temp"});
+    CHECK(plan.exports.at("vm1/temp").tier == disk::Tier::temp);
+    CHECK(plan.problems.contains("vm1/temp"));
+}
