@@ -47,6 +47,15 @@ void check_geometry(std::uint64_t size, std::uint32_t sector_size, std::uint64_t
     }
 }
 
+void check_is_disk(const DiskHeader& header, const std::string& disk) {
+    if (header.cache) {
+        throw DiskError(DiskErrc::not_hostcrypt,
+                        fmt::format("disk {}: its backing store is a host cache file (of disk "
+                                    "{}), not a disk",
+                                    disk, header.cache->disk_uuid));
+    }
+}
+
 void check_backing_size(const DiskHeader& header, storage::Storage& storage,
                         const std::string& disk) {
     const std::uint64_t available = storage.size();
@@ -107,6 +116,7 @@ DiskHeader Disk::create(const fs::path& path, const std::string& name,
 Disk Disk::open(std::unique_ptr<storage::Storage> storage, const std::string& name,
                 keys::KeyProviders& providers) {
     DiskHeader header = read_newest_header(*storage, name);
+    check_is_disk(header, name);
     check_backing_size(header, *storage, name);
     DiskKeys keys = unwrap_disk_keys(header, providers, name);
     return Disk(std::move(storage), name, std::move(header), std::move(keys));

@@ -71,6 +71,10 @@ class Disk {
 void check_geometry(std::uint64_t size, std::uint32_t sector_size, std::uint64_t max_size,
                     const std::string& name);
 
+// Throws DiskError(not_hostcrypt) if `header` is a host cache file's, which
+// looks like a disk's but must never be served or opened as one.
+void check_is_disk(const DiskHeader& header, const std::string& disk);
+
 // Throws DiskError(size_mismatch) if `storage` cannot hold `header`'s disk.
 void check_backing_size(const DiskHeader& header, storage::Storage& storage,
                         const std::string& disk);

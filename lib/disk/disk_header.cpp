@@ -64,6 +64,30 @@ bool is_uuid(const std::string& text) {
     return true;
 }
 
+// Why a cache header's own fields are invalid, or empty if they are not.
+std::string cache_problem(const DiskHeader& header) {
+    const CacheMetadata& cache = *header.cache;
+    if (!is_uuid(cache.disk_uuid)) {
+        return fmt::format("cached disk UUID '{}' is malformed", cache.disk_uuid);
+    }
+    const std::uint64_t index_bytes = header.sector_count() * cache_index_entry_size;
+    if (cache.index_offset < 2 * header_slot_size || cache.index_offset > header.data_offset ||
+        header.data_offset - cache.index_offset < index_bytes) {
+        return fmt::format(
+            "index at {} does not fit between the header slots and the data area "
+            "at {} ({} bytes needed)",
+            cache.index_offset, header.data_offset, index_bytes);
+    }
+    if (cache.dirty_sectors > header.sector_count()) {
+        return fmt::format("{} dirty sectors in a cache of {}", cache.dirty_sectors,
+                           header.sector_count());
+    }
+    if (!cache.index_sha256.empty() && cache.index_sha256.size() != 64) {
+        return "index checksum is malformed";
+    }
+    return {};
+}
+
 // Why `header` is not a valid header, or empty if it is.
 std::string validation_problem(const DiskHeader& header) {
     using keys::EncryptionType;
@@ -92,6 +116,11 @@ std::string validation_problem(const DiskHeader& header) {
         return fmt::format("{} cipher layers for encryption type {}", header.layers.size(),
                            keys::to_string(header.set_type));
     }
+    if (header.cache) {
+        if (std::string problem = cache_problem(header); !problem.empty()) {
+            return problem;
+        }
+    }
     for (std::size_t i = 0; i < header.layers.size(); ++i) {
         const CipherLayer& layer = header.layers[i];
         const bool outer_platform_layer =
@@ -118,8 +147,8 @@ json metadata_of(const DiskHeader& header) {
                           {"kek", layer.kek},
                           {"wrapped_dek", to_hex(layer.wrapped_dek)}});
     }
-    return json{
-        {"format", "hostcrypt-disk"},
+    json metadata{
+        {"format", header.cache ? "hostcrypt-cache" : "hostcrypt-disk"},
         {"uuid", header.uuid},
         {"size", header.size},
         {"sector_size", header.sector_size},
@@ -129,13 +158,33 @@ json metadata_of(const DiskHeader& header) {
         {"created", format_utc(header.created)},
         {"rotated", header.rotated ? json(format_utc(*header.rotated)) : json(nullptr)},
     };
+    if (header.cache) {
+        const CacheMetadata& cache = *header.cache;
+        metadata["cache"] = {
+            {"disk_uuid", cache.disk_uuid},       {"mode", to_string(cache.mode)},
+            {"index_offset", cache.index_offset}, {"clean", cache.clean},
+            {"index_sha256", cache.index_sha256}, {"dirty_sectors", cache.dirty_sectors}};
+    }
+    return metadata;
 }
 
 DiskHeader header_of(const json& metadata) {
-    if (metadata.at("format").get<std::string>() != "hostcrypt-disk") {
-        throw std::invalid_argument("metadata is not hostcrypt-disk");
+    const std::string format = metadata.at("format").get<std::string>();
+    if (format != "hostcrypt-disk" && format != "hostcrypt-cache") {
+        throw std::invalid_argument(fmt::format("unknown format '{}'", format));
     }
     DiskHeader header;
+    if (format == "hostcrypt-cache") {
+        const json& cache = metadata.at("cache");
+        header.cache = CacheMetadata{cache.at("disk_uuid").get<std::string>(),
+                                     parse_cache_mode(cache.at("mode").get<std::string>()),
+                                     cache.at("index_offset").get<std::uint64_t>(),
+                                     cache.at("clean").get<bool>(),
+                                     cache.at("index_sha256").get<std::string>(),
+                                     cache.at("dirty_sectors").get<std::uint64_t>()};
+    } else if (metadata.contains("cache")) {
+        throw std::invalid_argument("a disk header with cache fields");
+    }
     header.uuid = metadata.at("uuid").get<std::string>();
     header.size = metadata.at("size").get<std::uint64_t>();
     // Read wide and check: get<uint32_t> would silently truncate 2^32 + 4096 to 4096.
@@ -249,6 +298,21 @@ DiskHeader decode_header_slot(std::span<const std::byte> slot, const std::string
     }
     header.sequence = load_le<std::uint64_t>(slot, sequence_offset);
     return header;
+}
+
+const char* to_string(CacheMode mode) noexcept {
+    return mode == CacheMode::read_write ? "read-write" : "read-only";
+}
+
+CacheMode parse_cache_mode(const std::string& text) {
+    if (text == "read-only") {
+        return CacheMode::read_only;
+    }
+    if (text == "read-write") {
+        return CacheMode::read_write;
+    }
+    throw std::invalid_argument(
+        fmt::format("cache mode '{}' is not read-only or read-write", text));
 }
 
 std::string random_uuid() {

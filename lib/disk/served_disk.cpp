@@ -54,6 +54,7 @@ std::shared_ptr<ServedDisk> ServedDisk::open(const CatalogEntry& entry,
             fmt::format("disk {}: {} holds the header of disk {}, not of this disk ({})",
                         entry.name, entry.path.string(), header.uuid, entry.uuid));
     }
+    check_is_disk(header, entry.name);
     check_backing_size(header, *header_store, entry.name);
     DiskKeys keys = unwrap_disk_keys(header, providers, entry.name);
 
