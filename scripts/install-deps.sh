@@ -14,6 +14,10 @@ packages=(
     python3-libnbd libnbd-bin fio
     # systemd-analyze (tests/systemd) and the unit directory's pkg-config file
     systemd
+    # the Linux test host (tests/host): QEMU (qboot.rom comes with it, in
+    # qemu-system-data), the guest's static busybox and initramfs, depmod and
+    # modprobe for the kernel's modules, and what the guest test runs
+    qemu-system-x86 busybox-static cpio kmod nbd-client e2fsprogs
     # benchmark peers (bench/)
     nbdkit qemu-utils
 )

@@ -26,6 +26,14 @@ for preset in release asan; do
     log=$(mktemp)
     ctest --preset "$preset" -j "$jobs" 2>&1 | tee "$log"
     [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
+    # The Linux test host's guest logs (tests/host): what the kernel side
+    # did — ext4, fio verify, the drill — shown even when it passed.
+    for console in "build/$preset"/tests/host/*/run/console.log; do
+        [[ -f $console ]] || continue
+        echo "== $preset: guest log $console"
+        cat "$console"
+    done
+    grep -h "testhost: SKIPPED" "build/$preset/Testing/Temporary/LastTest.log" 2>/dev/null
     summary=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
     rm -f "$log"
     if [[ $summary =~ ([0-9]+)\ tests?\ failed\ out\ of\ ([0-9]+) ]]; then
