@@ -50,6 +50,20 @@ step "cmake --install $build_dir (into the guest's overlay, as symlinks)"
 rm -f /etc/hostcrypt/hostcryptd.toml
 CMAKE_INSTALL_MODE=ABS_SYMLINK timeout 120 cmake --install "$build_dir" >"$work/install.log" 2>&1 ||
     { show <"$work/install.log"; fail "cmake --install"; }
+# What the service reads must be real files: inside its sandbox (PrivateTmp=,
+# ProtectHome=) a symlink into a tree under /tmp, /home or /root leads
+# nowhere. So every installed file but the command line (run from here, and
+# big) is copied over its symlink; the daemon from the copy without debug
+# information that the harness left in /testhost.
+installed=$(command -v hostcryptd) || fail "cmake --install put no hostcryptd on PATH"
+while read -r path || [[ -n $path ]]; do  # the manifest has no final newline
+    [[ -L $path && $path != "$(command -v hostcrypt)" ]] || continue
+    if [[ $path == "$installed" ]]; then
+        cp --remove-destination /testhost/hostcryptd "$path"
+    else
+        cp --remove-destination "$(readlink -f "$path")" "$path"
+    fi || fail "replace the symlink $path by a copy"
+done <"$build_dir/install_manifest.txt"
 systemctl daemon-reload || fail "daemon-reload"
 for unit in hostcryptd.service hostcrypt-nbd@c1.service; do
     ok "$unit: $(systemctl show -P FragmentPath "$unit")"
