@@ -15,16 +15,7 @@ set -uo pipefail
 build_dir=${BUILD_DIR:?}
 work=/run/hostcrypt-systemd-test
 mnt=/mnt/c1
-started=$EPOCHREALTIME
-
-elapsed() { awk -v now="$EPOCHREALTIME" -v since="$started" 'BEGIN { printf "%.1f", now - since }'; }
-step() { echo; echo "=== [$(elapsed)s] $*"; }
-ok() { echo "  ok: $*"; }
-fail() {
-    echo "  FAILED: $*"
-    exit 1
-}
-show() { sed 's/^/  | /'; }
+source "$(dirname "${BASH_SOURCE[0]}")/guest-common.sh"
 
 cleanup() {
     status=$?

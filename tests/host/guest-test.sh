@@ -22,16 +22,7 @@ state=$work/state
 socket=$work/nbd.sock
 control=$work/control.sock
 mnt=/mnt/c1
-started=$EPOCHREALTIME
-
-# Seconds since $1 (default: the start), one decimal.
-elapsed() { awk -v now="$EPOCHREALTIME" -v since="${1:-$started}" 'BEGIN { printf "%.1f", now - since }'; }
-step() { echo; echo "=== [$(elapsed)s] $*"; }
-ok() { echo "  ok: $*"; }
-fail() {
-    echo "  FAILED: $*"
-    exit 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/guest-common.sh"
 hostcrypt() { timeout 60 "$hostcrypt_bin" --state "$state" "$@"; }
 live() { hostcrypt --control "$control" "$@"; }
 drop_caches() {
@@ -55,7 +46,7 @@ cleanup() {
     if [[ -f $work/daemon.log ]]; then
         echo
         echo "=== hostcryptd's log"
-        sed 's/^/  | /' "$work/daemon.log"
+        show "$work/daemon.log"
     fi
     echo
     if ((status == 0)); then echo "=== host test PASSED in $(elapsed)s"; else echo "=== host test FAILED"; fi
@@ -173,7 +164,7 @@ step "drill: disable key K through the daemon (hostcrypt vault key disable K)"
 live vault key disable K >/dev/null || fail "vault key disable K"
 disabled=$EPOCHREALTIME
 ok "key K disabled at T+0; grace 3s, checks every 1s"
-live status | sed 's/^/  | /'
+live status | show
 
 step "drill: direct reads of /dev/nbd0 until one fails"
 error=
@@ -200,14 +191,14 @@ acked=$(wc -l <"$work/acked.sha256")
 ok "the writer stopped after $acked acknowledged files"
 error=$(read_block /dev/nbd1) || fail "/dev/nbd1 (key K2) failed during K's revocation: $error"
 ok "/dev/nbd1 (double disk under key K2) still reads"
-live status | sed 's/^/  | /'
+live status | show
 live status | grep -Eq '^c1 .*REVOKED' || fail "status does not show c1 revoked"
 ok "status shows c1 REVOKED"
 dmesg | grep -E 'nbd0' | grep -Eq 'I/O error|returned error' || fail "no nbd0 I/O error in dmesg"
 echo "  the kernel's view (first lines of each kind; the kernel rate-limits them):"
 for pattern in 'Other side returned error' 'I/O error, dev nbd0' 'Buffer I/O error on dev nbd0' \
     'Aborting journal' 'Remounting filesystem read-only' 'EXT4-fs error'; do
-    dmesg | grep -m1 -F "$pattern" | sed 's/^/  | /'
+    dmesg | grep -m1 -F "$pattern" | show
 done
 ok "dmesg shows nbd0 I/O errors"
 
@@ -234,7 +225,7 @@ attach /dev/nbd0 c1 || fail "nbd-client c1 again"
 ok "/dev/nbd0 attached again"
 timeout 120 fsck.ext4 -fn /dev/nbd0 >"$work/fsck.txt" 2>&1
 fsck_rc=$?
-sed 's/^/  | /' "$work/fsck.txt"
+show "$work/fsck.txt"
 # An aborted journal leaves the free counts of the superblock and the group
 # descriptors behind the bitmaps: that and only that is allowed (exit 4).
 # Any other finding (or a worse exit code) is damage.
