@@ -52,10 +52,8 @@ DiskHeader CacheFile::create(const fs::path& path, const DiskHeader& disk, const
     header.created = system_now();
     header.cache = CacheMetadata{disk.uuid, spec.mode, index_offset, true, "", 0};
     for (const CipherLayer& layer : disk.layers) {
-        const crypto::SecureBytes dek = fresh_dek();
-        keys::WrappedKey wrapped = providers.provider(layer.kek.provider)
-                                       .wrap(layer.kek.name, layer.kek.version, dek.bytes());
-        header.layers.push_back({xts_cipher_name, wrapped.kek, std::move(wrapped.blob)});
+        header.layers.push_back(
+            fresh_cipher_layer(providers, layer.kek.provider, layer.kek.name, layer.kek.version));
     }
     encode_header_slot(header, name);  // validate before touching the file system
     if (fs::exists(path)) {

@@ -11,7 +11,6 @@
 namespace hostcrypt::disk {
 
 namespace fs = std::filesystem;
-using crypto::SecureBytes;
 
 namespace {
 
@@ -80,10 +79,8 @@ DiskHeader Disk::create(const fs::path& path, const std::string& name,
     header.set_type = set.type;
     header.created = system_now();
     for (const keys::LayerKeySpec& spec : keys::layer_key_specs(set)) {
-        const SecureBytes dek = fresh_dek();
-        keys::WrappedKey wrapped =
-            providers.provider(spec.provider).wrap(spec.key_name, spec.version, dek.bytes());
-        header.layers.push_back({xts_cipher_name, wrapped.kek, std::move(wrapped.blob)});
+        header.layers.push_back(
+            fresh_cipher_layer(providers, spec.provider, spec.key_name, spec.version));
     }
     encode_header_slot(header, name);  // validate before touching the file system
 

@@ -28,6 +28,13 @@ crypto::SecureBytes fresh_dek() {
     }
 }
 
+CipherLayer fresh_cipher_layer(keys::KeyProviders& providers, const std::string& provider,
+                               const std::string& key_name, std::optional<std::uint32_t> version) {
+    const crypto::SecureBytes dek = fresh_dek();
+    keys::WrappedKey wrapped = providers.provider(provider).wrap(key_name, version, dek.bytes());
+    return {xts_cipher_name, wrapped.kek, std::move(wrapped.blob)};
+}
+
 DiskKeys unwrap_disk_keys(const DiskHeader& header, keys::KeyProviders& providers,
                           const std::string& disk) {
     DiskKeys keys{header.sector_size, {}};

@@ -3,6 +3,8 @@
 // The unwrapped data keys of one disk, innermost layer first: an immutable
 // snapshot that threads share for reading and build their cipher stacks from.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,11 @@ struct DiskKeys {
 
 // A fresh random XTS key (512 bits) in locked memory.
 crypto::SecureBytes fresh_dek();
+
+// A cipher layer with a fresh DEK, wrapped by `key_name` of provider
+// `provider` at `version` (the newest when none). Throws KeysError.
+CipherLayer fresh_cipher_layer(keys::KeyProviders& providers, const std::string& provider,
+                               const std::string& key_name, std::optional<std::uint32_t> version);
 
 // Unwraps every layer's DEK. Throws DiskError(key_unavailable) naming the disk,
 // the key and why it may not be used (disabled, expired, deleted, ...), or
