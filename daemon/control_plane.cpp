@@ -225,7 +225,8 @@ void ControlPlane::exports_releasing(const std::vector<std::string>& exports) {
             fmt::format("{} is in use by {} connection(s); disconnect them first", busy,
                         connections));
     }
-    std::erase_if(key_states_, [&](const auto& item) { return !server_.disk(item.first); });
+    // Their key states stay: serving_changed() follows, and drops those of
+    // exports that are gone, keeping those offered again.
 }
 
 void ControlPlane::keys_changed() {

@@ -36,15 +36,19 @@ std::string ExportManager::serve(const instance::PlannedExport& planned) {
     disk::ServeOptions options;
     options.direct_io = config_.direct_io;
     options.read_only = config_.read_only;
+    const char* what = planned.tier == disk::Tier::temp ? "temp disk" : "disk";
+    std::string notice;
+    const auto log_notice = [&] {
+        if (!notice.empty()) {
+            log("{} {}: {}", what, planned.name, notice);
+        }
+    };
     try {
-        std::string notice;
         if (planned.tier == disk::Tier::temp) {
             disk::TempDisk temp = disk::TempDisk::create(
                 disk::temp_file_path(temp_directory_, planned.instance), planned.name, planned.temp,
                 providers_.platform(), options, &notice);
-            if (!notice.empty()) {
-                log("temp disk {}: {}", planned.name, notice);
-            }
+            log_notice();
             server_.offer(temp.served());
             log("temp disk {}: serving {} bytes, {}-byte sectors, a fresh key (id {}) wrapped "
                 "under {}, in {}",
@@ -54,9 +58,7 @@ std::string ExportManager::serve(const instance::PlannedExport& planned) {
         } else {
             auto served =
                 disk::ServedDisk::open(planned.disk, providers_, options, &notice, planned.name);
-            if (!notice.empty()) {
-                log("disk {}: {}", planned.name, notice);
-            }
+            log_notice();
             server_.offer(served);
             log("disk {}: serving {} bytes, {}-byte sectors, from {}", planned.name, served->size(),
                 served->sector_size(), planned.disk.path.string());
@@ -64,8 +66,7 @@ std::string ExportManager::serve(const instance::PlannedExport& planned) {
         served_[planned.name] = planned;
         return {};
     } catch (const std::exception& error) {
-        log("{} {}: not served: {}", planned.tier == disk::Tier::temp ? "temp disk" : "disk",
-            planned.name, error.what());
+        log("{} {}: not served: {}", what, planned.name, error.what());
         return error.what();
     }
 }
