@@ -43,6 +43,7 @@ struct Flags {
     std::string config_file;
     std::string state_directory;
     std::string temp_directory;
+    std::string cache_directory;
     std::vector<std::string> unix_paths;
     std::vector<std::string> tcp_addresses;
     unsigned reactors = 0;
@@ -61,6 +62,7 @@ struct Overrides {
     std::optional<fs::path> config_file;
     std::optional<fs::path> state_directory;
     std::optional<fs::path> temp_directory;
+    std::optional<fs::path> cache_directory;
     std::vector<ListenAddress> listeners;
     std::optional<unsigned> reactors;
     std::optional<bool> direct_io;
@@ -114,6 +116,9 @@ Overrides overrides_of(const CLI::App& app, const Flags& flags) {
     }
     if (given("--temp-dir")) {
         overrides.temp_directory = absolute_path(flags.temp_directory, "--temp-dir");
+    }
+    if (given("--cache-dir")) {
+        overrides.cache_directory = absolute_path(flags.cache_directory, "--cache-dir");
     }
     for (const std::string& path : flags.unix_paths) {
         try {
@@ -200,6 +205,9 @@ std::variant<DaemonConfig, ExitRequest> parse_command_line(
                    "host-local directory for the instances' temp disks, erased at start "
                    "(default: <state>/temp)")
         ->type_name("DIR");
+    app.add_option("--cache-dir", flags.cache_directory,
+                   "host-local directory for the disks' host caches (default: <state>/cache)")
+        ->type_name("DIR");
     app.add_option("--unix", flags.unix_paths, "listen on this unix socket (repeatable)")
         ->type_name("PATH")
         ->allow_extra_args(false);
@@ -253,6 +261,7 @@ std::variant<DaemonConfig, ExitRequest> parse_command_line(
         config.state_directory = *overrides.state_directory;
     }
     config.temp_directory = overrides.temp_directory.value_or(config.temp_directory);
+    config.cache_directory = overrides.cache_directory.value_or(config.cache_directory);
     if (!overrides.listeners.empty()) {
         config.listeners = overrides.listeners;
     }

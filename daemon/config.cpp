@@ -171,9 +171,12 @@ class FileReader {
                 config.read_only = expect<bool>(node, "storage.read_only", "true or false").get();
             } else if (key == "temp_directory") {
                 config.temp_directory = read_absolute_path(node, "storage.temp_directory");
+            } else if (key == "cache_directory") {
+                config.cache_directory = read_absolute_path(node, "storage.cache_directory");
             } else {
                 unknown_key(node, fmt::format("storage.{}", key.str()),
-                            "[storage] takes direct_io, read_only and temp_directory");
+                            "[storage] takes direct_io, read_only, temp_directory and "
+                            "cache_directory");
             }
         }
     }

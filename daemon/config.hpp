@@ -56,6 +56,9 @@ struct DaemonConfig {
     // Host-local storage for the instances' temp disks; empty means
     // <state_directory>/temp. Everything in it is erased at start.
     std::filesystem::path temp_directory;
+    // Host-local storage for the host caches of disks attached with one;
+    // empty means <state_directory>/cache.
+    std::filesystem::path cache_directory;
     // Rotate the platform key once its newest version is this old (and
     // re-wrap the platform layers); nullopt = never.
     std::optional<std::chrono::seconds> platform_key_max_age = std::chrono::hours(24) * 90;
@@ -68,6 +71,9 @@ struct DaemonConfig {
 
     std::filesystem::path temp_directory_in_use() const {
         return temp_directory.empty() ? state_directory / "temp" : temp_directory;
+    }
+    std::filesystem::path cache_directory_in_use() const {
+        return cache_directory.empty() ? state_directory / "cache" : cache_directory;
     }
 };
 

@@ -280,23 +280,38 @@ io::Task<bool> Connection::send_all(std::span<const std::byte> bytes) {
     co_return result == 0;
 }
 
-crypto::CipherStack* Connection::cipher() noexcept {
+void Connection::rebuild_ciphers() noexcept {
     const std::uint64_t generation = disk_->keys().generation();
-    if (generation != cipher_generation_) {
-        cipher_.reset();
-        const disk::KeySlot::Snapshot snapshot = disk_->keys().snapshot();
-        if (snapshot.keys) {
-            try {
-                cipher_.emplace(snapshot.keys->make_cipher());
-            } catch (const std::exception& error) {
-                // Requests fail with EIO until the keys change again.
-                log("{}: cannot build the cipher for disk {}: {}", label_, disk_->name(),
-                    error.what());
-            }
-        }
-        cipher_generation_ = snapshot.generation;
+    if (generation == cipher_generation_) {
+        return;
     }
+    cipher_.reset();
+    cache_cipher_.reset();
+    const disk::KeySlot::Snapshot snapshot = disk_->keys().snapshot();
+    if (snapshot.keys) {
+        try {
+            cipher_.emplace(snapshot.keys->make_cipher());
+            if (!snapshot.keys->cache_deks.empty()) {
+                cache_cipher_.emplace(snapshot.keys->make_cache_cipher());
+            }
+        } catch (const std::exception& error) {
+            // Requests fail with EIO until the keys change again.
+            cipher_.reset();
+            cache_cipher_.reset();
+            log("{}: cannot build the cipher for disk {}: {}", label_, disk_->name(), error.what());
+        }
+    }
+    cipher_generation_ = snapshot.generation;
+}
+
+crypto::CipherStack* Connection::cipher() noexcept {
+    rebuild_ciphers();
     return cipher_ ? &*cipher_ : nullptr;
+}
+
+crypto::CipherStack* Connection::cache_cipher() noexcept {
+    rebuild_ciphers();
+    return cache_cipher_ ? &*cache_cipher_ : nullptr;
 }
 
 void Connection::request_done(std::size_t charged_bytes) noexcept {

@@ -64,6 +64,8 @@ class Connection {
     // The calling thread's cipher for the disk's current keys, or null while
     // they are revoked. Cheap: one atomic load unless the keys changed.
     crypto::CipherStack* cipher() noexcept;
+    // The same for the disk's host cache: null without one, or while revoked.
+    crypto::CipherStack* cache_cipher() noexcept;
     // A request ended: its reply is sent (or the connection broke).
     void request_done(std::size_t charged_bytes) noexcept;
     const std::string& label() const noexcept { return label_; }
@@ -105,7 +107,10 @@ class Connection {
     io::WaitGroup requests_;
     io::WaitGroup bytes_;
 
+    void rebuild_ciphers() noexcept;
+
     std::optional<crypto::CipherStack> cipher_;
+    std::optional<crypto::CipherStack> cache_cipher_;
     std::uint64_t cipher_generation_ = 0;
 };
 

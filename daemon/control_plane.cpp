@@ -305,9 +305,16 @@ void ControlPlane::check_disk(const std::shared_ptr<disk::ServedDisk>& served, T
             return;
         case KeyAction::restore:
             try {
-                auto keys = std::make_shared<const disk::DiskKeys>(
-                    disk::unwrap_disk_keys(*header, state_.providers(), served->name()));
-                served->keys().install(std::move(keys));
+                disk::DiskKeys keys =
+                    disk::unwrap_disk_keys(*header, state_.providers(), served->name());
+                // The host cache's keys come back with the disk's: its dirty
+                // data is written back from here on.
+                if (const disk::HostCache* cache = served->cache()) {
+                    keys.cache_deks = disk::unwrap_disk_keys(cache->header(), state_.providers(),
+                                                             served->name() + " (host cache)")
+                                          .deks;
+                }
+                served->keys().install(std::make_shared<const disk::DiskKeys>(std::move(keys)));
                 server_.refresh_ciphers();
                 state = DiskKeyState{};
                 log("disk {}: keys usable again, serving", served->name());
@@ -369,6 +376,38 @@ json ControlPlane::monitor_view() const {
         {"last_check", last_key_check_ ? json(format_utc(*last_key_check_)) : json(nullptr)}};
 }
 
+namespace {
+
+// A host cache's settings, statistics and keys: the key that wraps each
+// layer's DEK and, while the keys are in memory, the DEKs' ids.
+json cache_view(const disk::HostCache& cache, const disk::DiskKeys* keys) {
+    const disk::CacheStats stats = cache.stats();
+    json layers = json::array();
+    const std::vector<disk::CipherLayer>& header_layers = cache.header().layers;
+    for (std::size_t i = 0; i < header_layers.size(); ++i) {
+        const bool in_memory = keys != nullptr && i < keys->cache_deks.size();
+        layers.push_back(
+            {{"wrapped_by", header_layers[i].kek},
+             {"dek_id", in_memory ? json(disk::dek_id(keys->cache_deks[i])) : json(nullptr)}});
+    }
+    json view{{"mode", disk::to_string(stats.mode)},
+              {"size", stats.size},
+              {"file", stats.file},
+              {"used_bytes", stats.used_bytes},
+              {"dirty_bytes", stats.dirty_bytes},
+              {"hits", stats.hits},
+              {"misses", stats.misses},
+              {"written_back_bytes", stats.written_back_bytes},
+              {"writeback_rate", static_cast<std::uint64_t>(stats.write_back_rate)},
+              {"layers", std::move(layers)}};
+    if (!stats.problem.empty()) {
+        view["problem"] = stats.problem;
+    }
+    return view;
+}
+
+}  // namespace
+
 json ControlPlane::export_view(disk::ServedDisk& served) const {
     using Counters = disk::DiskCounters;
     const disk::DiskCounters& counters = served.counters();
@@ -393,6 +432,9 @@ json ControlPlane::export_view(disk::ServedDisk& served) const {
         }
     }
     view["dek_ids"] = ids;
+    if (disk::HostCache* cache = served.cache()) {
+        view["cache"] = cache_view(*cache, served.keys().snapshot().keys.get());
+    }
     if (const disk::TempDisk* temp = exports_.temp_disk(served.name())) {
         view["wrapped_by"] = temp->wrapped_by();
         view["size"] = served.size();

@@ -14,8 +14,10 @@ ExportManager::ExportManager(const DaemonConfig& config, Server& server,
     : config_(config),
       server_(server),
       providers_(providers),
-      temp_directory_(config.temp_directory_in_use()) {
+      temp_directory_(config.temp_directory_in_use()),
+      cache_directory_(config.cache_directory_in_use()) {
     ensure_private_directory(temp_directory_);
+    ensure_private_directory(cache_directory_);
     if (const std::size_t stale = disk::discard_stale_temp_files(temp_directory_); stale > 0) {
         log("temp disks: deleted {} file(s) left in {} by an earlier daemon (their keys were "
             "never stored: the data was unreadable already)",
@@ -24,6 +26,19 @@ ExportManager::ExportManager(const DaemonConfig& config, Server& server,
 }
 
 ExportManager::~ExportManager() {
+    // Host caches are closed as they are, dirty data included: it is written
+    // back after the next start, or when the disk is detached.
+    std::vector<std::shared_ptr<disk::ServedDisk>> disks = server_.disks();
+    for (const auto& [name, served] : released_) {
+        disks.push_back(served);
+    }
+    for (const auto& served : disks) {
+        if (disk::HostCache* cache = served->cache()) {
+            const std::string problem = cache->close(false, false);
+            log("disk {}: host cache closed{}", served->name(),
+                problem.empty() ? "" : ": " + problem);
+        }
+    }
     for (auto& [name, temp] : temp_disks_) {
         server_.retire(name, false);
         const std::string problem = temp.erase();
@@ -56,12 +71,20 @@ std::string ExportManager::serve(const instance::PlannedExport& planned) {
                 keys::to_string(temp.wrapped_by()), temp.path().string());
             temp_disks_.emplace(planned.name, std::move(temp));
         } else {
+            options.cache = disk::CacheRequest{cache_directory_, planned.cache,
+                                               [](const std::string& line) { log("{}", line); }};
             auto served =
                 disk::ServedDisk::open(planned.disk, providers_, options, &notice, planned.name);
             log_notice();
             server_.offer(served);
-            log("disk {}: serving {} bytes, {}-byte sectors, from {}", planned.name, served->size(),
-                served->sector_size(), planned.disk.path.string());
+            log("disk {}: serving {} bytes, {}-byte sectors, from {}{}", planned.name,
+                served->size(), served->sector_size(), planned.disk.path.string(),
+                served->cache() == nullptr
+                    ? ""
+                    : fmt::format(", {} host cache of {} bytes in {}",
+                                  disk::to_string(served->cache()->mode()),
+                                  served->cache()->slot_count() * served->sector_size(),
+                                  served->cache()->path().string()));
         }
         served_[planned.name] = planned;
         return {};
@@ -81,6 +104,13 @@ void ExportManager::drop(const std::shared_ptr<disk::ServedDisk>& served,
         temp_disks_.erase(temp);
         log("temp disk {}: erased ({}){}", export_name, why, problem.empty() ? "" : "; " + problem);
     } else if (served) {
+        if (disk::HostCache* cache = served->cache()) {
+            // Written back while the keys are still here; deleted if that
+            // worked, since the disk may be written without it from now on.
+            const std::string problem = cache->close(true, true);
+            log("disk {}: host cache {}", export_name,
+                problem.empty() ? "written back and deleted" : "kept: " + problem);
+        }
         // Connections may outlive the export; nothing monitors its keys any
         // more, so they go now, and those connections get EIO.
         served->keys().revoke(why);

@@ -74,6 +74,7 @@ class ExportManager {
     Server& server_;
     keys::KeyProviders& providers_;
     std::filesystem::path temp_directory_;
+    std::filesystem::path cache_directory_;
     std::map<std::string, instance::PlannedExport> served_;   // by export name
     std::map<std::string, instance::PlannedExport> waiting_;  // planned, not served
     std::map<std::string, std::string> unserved_;             // export -> why

@@ -6,8 +6,8 @@
 #include <new>
 
 #include "daemon/log.hpp"
+#include "daemon/plain_io.hpp"
 #include "daemon/sector_io.hpp"
-#include "disk/sector_codec.hpp"
 #include "nbd/protocol.hpp"
 #include "nbd/reply.hpp"
 
@@ -40,27 +40,6 @@ struct SectorSpan {
     // Bytes of the last sector after the range.
     std::size_t tail() const noexcept { return bytes - head - length; }
 };
-
-NbdErrno from_errno(int negative_errno) noexcept {
-    switch (-negative_errno) {
-        case ENOSPC:
-        case EDQUOT:
-        case EFBIG:
-            return NbdErrno::enospc;
-        case ENOMEM:
-            return NbdErrno::enomem;
-        case EOPNOTSUPP:
-            return NbdErrno::enotsup;
-        default:
-            return NbdErrno::eio;
-    }
-}
-
-NbdErrno storage_failure(Connection& connection, const char* what, int negative_errno) {
-    log("{}: {} on {} failed: {}", connection.label(), what, connection.disk().backend().name(),
-        std::strerror(-negative_errno));
-    return from_errno(negative_errno);
-}
 
 // Holds sectors [first, end) of the disk's partial-write lock while alive.
 class HeldSectors {
@@ -98,34 +77,6 @@ auto try_lock_sectors(Connection& connection, disk::SectorRangeLock::Range range
     return Awaiter{connection, range};
 }
 
-io::Task<NbdErrno> encrypt_and_write(Connection& connection, std::span<std::byte> sectors,
-                                     std::uint64_t first_sector) {
-    crypto::CipherStack* cipher = connection.cipher();
-    if (cipher == nullptr) {
-        co_return NbdErrno::eio;
-    }
-    disk::encrypt_sectors(*cipher, sectors, first_sector);
-    const int result =
-        co_await SectorIo(connection.reactor(), connection.disk()).write(sectors, first_sector);
-    co_return result < 0 ? storage_failure(connection, "write", result) : NbdErrno::none;
-}
-
-// Reads and decrypts one sector into `plain` (sector-sized).
-io::Task<NbdErrno> read_plain_sector(Connection& connection, std::span<std::byte> plain,
-                                     std::uint64_t sector) {
-    const int result =
-        co_await SectorIo(connection.reactor(), connection.disk()).read(plain, sector);
-    if (result < 0) {
-        co_return storage_failure(connection, "read", result);
-    }
-    crypto::CipherStack* cipher = connection.cipher();
-    if (cipher == nullptr) {
-        co_return NbdErrno::eio;
-    }
-    disk::decrypt_sectors(*cipher, plain, sector);
-    co_return NbdErrno::none;
-}
-
 // Read-modify-write: `sectors` holds new bytes at [span.head, span.head +
 // span.length); the bytes around them come from the disk's current content.
 io::Task<NbdErrno> patch_and_write(Connection& connection, std::span<std::byte> sectors,
@@ -150,7 +101,7 @@ io::Task<NbdErrno> patch_and_write(Connection& connection, std::span<std::byte> 
     const std::span<std::byte> old_sector = scratch.first(sector_size);
     std::uint64_t sector_in_scratch = span.end;  // none yet
     if (span.head != 0) {
-        const NbdErrno error = co_await read_plain_sector(connection, old_sector, span.first);
+        const NbdErrno error = co_await read_sectors(connection, old_sector, span.first);
         if (error != NbdErrno::none) {
             co_return error;
         }
@@ -160,7 +111,7 @@ io::Task<NbdErrno> patch_and_write(Connection& connection, std::span<std::byte> 
     if (span.tail() != 0) {
         const std::uint64_t last = span.end - 1;
         if (sector_in_scratch != last) {
-            const NbdErrno error = co_await read_plain_sector(connection, old_sector, last);
+            const NbdErrno error = co_await read_sectors(connection, old_sector, last);
             if (error != NbdErrno::none) {
                 co_return error;
             }
@@ -169,12 +120,7 @@ io::Task<NbdErrno> patch_and_write(Connection& connection, std::span<std::byte> 
         std::memcpy(sectors.data() + span.bytes - span.tail(), old_sector.data() + tail_start,
                     span.tail());
     }
-    co_return co_await encrypt_and_write(connection, sectors, span.first);
-}
-
-io::Task<NbdErrno> flush(Connection& connection) {
-    const int result = co_await SectorIo(connection.reactor(), connection.disk()).flush();
-    co_return result < 0 ? storage_failure(connection, "flush", result) : NbdErrno::none;
+    co_return co_await write_sectors(connection, sectors, span.first);
 }
 
 io::Task<NbdErrno> read_request(Connection& connection, const nbd::Request& request,
@@ -183,18 +129,7 @@ io::Task<NbdErrno> read_request(Connection& connection, const nbd::Request& requ
         co_return NbdErrno::none;
     }
     const SectorSpan span(request.offset, request.length, connection.disk().sector_size());
-    const std::span<std::byte> sectors = buffer.first(span.bytes);
-    const int result =
-        co_await SectorIo(connection.reactor(), connection.disk()).read(sectors, span.first);
-    if (result < 0) {
-        co_return storage_failure(connection, "read", result);
-    }
-    crypto::CipherStack* cipher = connection.cipher();
-    if (cipher == nullptr) {
-        co_return NbdErrno::eio;
-    }
-    disk::decrypt_sectors(*cipher, sectors, span.first);
-    co_return NbdErrno::none;
+    co_return co_await read_sectors(connection, buffer.first(span.bytes), span.first);
 }
 
 io::Task<NbdErrno> write_request(Connection& connection, const nbd::Request& request,
@@ -206,12 +141,12 @@ io::Task<NbdErrno> write_request(Connection& connection, const nbd::Request& req
     const std::span<std::byte> sectors = buffer.first(span.bytes);
     NbdErrno error = NbdErrno::none;
     if (span.aligned()) {
-        error = co_await encrypt_and_write(connection, sectors, span.first);
+        error = co_await write_sectors(connection, sectors, span.first);
     } else {
         error = co_await patch_and_write(connection, sectors, span);
     }
     if (error == NbdErrno::none && (request.flags & nbd::cmd_flag_fua) != 0) {
-        co_return co_await flush(connection);
+        co_return co_await make_durable(connection);
     }
     co_return error;
 }
@@ -253,7 +188,7 @@ io::Task<NbdErrno> write_zero_sectors(Connection& connection, std::uint64_t firs
         NbdErrno error = NbdErrno::none;
         if (encrypted) {
             std::memset(chunk.data(), 0, chunk.size());
-            error = co_await encrypt_and_write(connection, chunk, sector);
+            error = co_await write_disk_sectors(connection, chunk, sector);
         } else {
             const int result =
                 co_await SectorIo(connection.reactor(), connection.disk()).write(chunk, sector);
@@ -299,7 +234,11 @@ io::Task<NbdErrno> zero_request(Connection& connection, const nbd::Request& requ
         --end_whole;
     }
     if (end_whole > first_whole) {
-        NbdErrno error = NbdErrno::none;
+        // Whole sectors change on the disk itself: not through the cache.
+        NbdErrno error = co_await go_around_cache(connection, first_whole, end_whole);
+        if (error != NbdErrno::none) {
+            co_return error;
+        }
         if (may_punch) {
             const int result = co_await SectorIo(connection.reactor(), connection.disk())
                                    .discard(first_whole, end_whole - first_whole);
@@ -321,7 +260,7 @@ io::Task<NbdErrno> zero_request(Connection& connection, const nbd::Request& requ
         }
     }
     if ((request.flags & nbd::cmd_flag_fua) != 0) {
-        co_return co_await flush(connection);
+        co_return co_await make_durable(connection);
     }
     co_return NbdErrno::none;
 }
@@ -344,7 +283,7 @@ io::Task<NbdErrno> execute(Connection& connection, const nbd::Request& request,
         case nbd::Command::write:
             co_return co_await write_request(connection, request, buffer);
         case nbd::Command::flush:
-            co_return co_await flush(connection);
+            co_return co_await make_durable(connection);
         case nbd::Command::trim:
         case nbd::Command::write_zeroes:
             co_return co_await zero_request(connection, request);

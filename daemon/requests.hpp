@@ -1,17 +1,21 @@
 #pragma once
 
 // What each NBD request does to an encrypted disk, as one coroutine per
-// request on the connection's reactor:
+// request on the connection's reactor (sectors in and out through
+// daemon/plain_io.hpp, which encrypts, decrypts and uses the disk's host
+// cache if it has one):
 //
-//   READ          read the covering sectors, decrypt, reply with the bytes asked for
-//   WRITE         encrypt whole sectors and write them; a partial sector is
-//                 read, decrypted, patched and re-encrypted under the disk's
-//                 partial-write lock (read-modify-write)
-//   FLUSH / FUA   fdatasync through the ring
+//   READ          read the covering sectors, reply with the bytes asked for
+//   WRITE         whole sectors as they are; a partial sector is read,
+//                 patched and written again under the disk's partial-write
+//                 lock (read-modify-write)
+//   FLUSH / FUA   a read-write host cache written back, then fdatasync
+//                 through the ring
 //   TRIM,
-//   WRITE_ZEROES  whole sectors: punch a hole (stored zeros read as zeros,
-//                 docs/format.md) or, with NO_HOLE, write encrypted zeros;
-//                 partial sectors: read-modify-write with zeros
+//   WRITE_ZEROES  whole sectors, around the host cache: punch a hole
+//                 (stored zeros read as zeros, docs/format.md) or, with
+//                 NO_HOLE, write encrypted zeros; partial sectors:
+//                 read-modify-write with zeros
 //   CACHE         a read-ahead hint to the backing store
 //
 // Failures are values (docs/errors.md): each becomes the reply's NBD error.

@@ -46,6 +46,8 @@ ErrorClass classify_disk(disk::DiskErrc code) {
             return {exit_usage, "invalid-argument"};
         case DiskErrc::io:
             return {exit_failed, "io"};
+        case DiskErrc::cache_dirty:
+            return {exit_refused, "cache-dirty"};
         default:  // every way a header or backing store can be wrong
             return {exit_state_damaged, disk::to_string(code)};
     }

@@ -51,6 +51,39 @@ void check_attachable(CallContext& call, const InstanceRecord& record, const std
     }
 }
 
+// The host cache asked for: none, or a mode and a size (by default the
+// smaller of the disk and 256 MiB) that the disk can have.
+std::optional<disk::CacheSpec> cache_setting(const disk::CatalogEntry& entry,
+                                             const std::string& disk_name,
+                                             const std::optional<std::string>& mode,
+                                             const std::optional<std::uint64_t>& size) {
+    if (!mode || *mode == "none") {
+        if (size) {
+            throw InstanceError(InstanceErrc::invalid_argument,
+                                "a cache size needs a cache mode (read-only or read-write)");
+        }
+        return std::nullopt;
+    }
+    disk::CacheSpec spec;
+    try {
+        spec.mode = disk::parse_cache_mode(*mode);
+    } catch (const std::invalid_argument& error) {
+        throw InstanceError(InstanceErrc::invalid_argument,
+                            fmt::format("{}, or none", error.what()));
+    }
+    const disk::DiskHeader header = disk::read_newest_header(entry);
+    constexpr std::uint64_t default_size = std::uint64_t{256} << 20;
+    spec.size = size.value_or(std::min(default_size, header.size));
+    if (spec.size == 0 || spec.size % header.sector_size != 0 || spec.size > header.size) {
+        throw InstanceError(
+            InstanceErrc::invalid_argument,
+            fmt::format("disk {}: a cache of {} bytes is not possible: it must be a multiple of "
+                        "the disk's {}-byte sectors and at most the disk's size ({} bytes)",
+                        disk_name, spec.size, header.sector_size, header.size));
+    }
+    return spec;
+}
+
 // The exports an allocated instance has: its disks and its temp disk.
 std::vector<std::string> exports_of(const InstanceRecord& record) {
     std::vector<std::string> names;
@@ -147,6 +180,36 @@ json persisted_tier(CallContext& call, const InstanceRecord& record, const std::
     return tier;
 }
 
+// The host cache of an attached disk: its setting, and its keys while the
+// daemon serves it (a cache's DEKs exist only in the file it serves from).
+json cache_tier(const InstanceRecord& record, const instance::AttachedDisk& attached,
+                const json& live) {
+    const std::string export_name = instance::export_name(record.name, attached.disk);
+    json tier{{"tier", "cache"},
+              {"disk", attached.disk},
+              {"export", record.allocated ? json(export_name) : json(nullptr)},
+              {"mode", disk::to_string(attached.cache->mode)},
+              {"size", attached.cache->size}};
+    const json* served = live_export(live, export_name);
+    if (served == nullptr || !served->contains("cache")) {
+        tier["served"] = false;
+        tier["note"] = "its keys are shown while hostcryptd serves it";
+        return tier;
+    }
+    const json& cache = served->at("cache");
+    tier["served"] = true;
+    tier["file"] = cache.at("file");
+    json layers = json::array();
+    const json& live_layers = cache.at("layers");
+    for (std::size_t i = 0; i < live_layers.size(); ++i) {
+        layers.push_back({{"layer", layer_names(i, live_layers.size())},
+                          {"wrapped_by", live_layers[i].at("wrapped_by")},
+                          {"dek_id", live_layers[i].at("dek_id")}});
+    }
+    tier["layers"] = std::move(layers);
+    return tier;
+}
+
 json temp_tier(const InstanceRecord& record, const json& live, bool daemon) {
     const std::string export_name = instance::export_name(record.name, instance::temp_disk_name);
     json tier{{"tier", "temp"},
@@ -171,19 +234,28 @@ json temp_tier(const InstanceRecord& record, const json& live, bool daemon) {
 
 json instance_view(CallContext& call, const InstanceRecord& record, bool with_tiers) {
     json disks = json::array();
+    json caches = json::object();
     for (const instance::AttachedDisk& attached : record.disks) {
         disks.push_back(attached.disk);
+        if (attached.cache) {
+            caches[attached.disk] = {{"mode", disk::to_string(attached.cache->mode)},
+                                     {"size", attached.cache->size}};
+        }
     }
     json view{{"name", record.name},
               {"allocated", record.allocated},
               {"created", format_utc(record.created)},
               {"temp", {{"size", record.temp.size}, {"sector_size", record.temp.sector_size}}},
-              {"disks", disks}};
+              {"disks", disks},
+              {"caches", caches}};
     if (with_tiers) {
         const json live = call.daemon != nullptr ? call.daemon->live_status() : json::object();
         json tiers = json::array();
         for (const instance::AttachedDisk& attached : record.disks) {
             tiers.push_back(persisted_tier(call, record, attached.disk, live));
+            if (attached.cache) {
+                tiers.push_back(cache_tier(record, attached, live));
+            }
         }
         tiers.push_back(temp_tier(record, live, call.daemon != nullptr));
         view["tiers"] = tiers;
@@ -227,7 +299,7 @@ json create(CallContext& call, Params& params) {
                 fmt::format("instance {}: disk {} is named twice", record.name, disk));
         }
         check_attachable(call, record, disk);
-        record.disks.push_back({disk});
+        record.disks.push_back({disk, std::nullopt});
     }
     // The disks stop being served under their own names, allocated or not.
     json problems = change_record(call, disks, exports_of(record),
@@ -257,10 +329,13 @@ json show(CallContext& call, Params& params) {
 json attach(CallContext& call, Params& params) {
     const std::string name = params.required_string("instance");
     const std::string disk = params.required_string("disk");
+    const std::optional<std::string> cache_mode = params.optional_string("cache");
+    const std::optional<std::uint64_t> cache_size = params.optional_uint("cache_size");
     params.finish();
     InstanceRecord record = call.state.instances().get(name);
     check_attachable(call, record, disk);
-    record.disks.push_back({disk});
+    record.disks.push_back(
+        {disk, cache_setting(call.state.catalog().get(disk), disk, cache_mode, cache_size)});
     json problems = change_record(call, {disk}, exports_of(record),
                                   [&](instance::InstanceCatalog& c) { c.save(record); });
     return with_problems(instance_view(call, record, true), std::move(problems));

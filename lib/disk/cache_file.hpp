@@ -34,6 +34,7 @@ namespace hostcrypt::disk {
 struct CacheSpec {
     std::uint64_t size = 0;  // bytes of cached data; a multiple of the disk's sector size
     CacheMode mode = CacheMode::read_only;
+    bool operator==(const CacheSpec&) const = default;
 };
 
 struct OpenedCache {

@@ -1,5 +1,7 @@
 #include "disk/cache_index.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "disk/disk_error.hpp"
@@ -34,6 +36,11 @@ CacheIndex::CacheIndex(std::uint64_t slot_count) : slots_(slot_count) {
     }
 }
 
+std::uint64_t CacheIndex::reusable_slots() const noexcept {
+    const std::uint64_t held = dirty_ + pinned_;  // a pinned dirty slot counts twice: a floor
+    return held >= slots_.size() ? 0 : slots_.size() - held;
+}
+
 std::optional<std::uint64_t> CacheIndex::find(std::uint64_t sector) {
     const auto found = by_sector_.find(sector);
     if (found == by_sector_.end()) {
@@ -45,16 +52,49 @@ std::optional<std::uint64_t> CacheIndex::find(std::uint64_t sector) {
 
 std::optional<std::uint64_t> CacheIndex::sector_of(std::uint64_t slot) const {
     const Slot& entry = slots_.at(slot);
-    return entry.used ? std::optional(entry.sector) : std::nullopt;
+    return entry.mapped ? std::optional(entry.sector) : std::nullopt;
 }
 
-void CacheIndex::release(std::uint64_t slot) {
+void CacheIndex::pin(std::uint64_t slot) {
+    if (slots_.at(slot).pins++ == 0) {
+        ++pinned_;
+    }
+}
+
+void CacheIndex::unpin(std::uint64_t slot) {
+    Slot& entry = slots_.at(slot);
+    if (entry.pins == 0) {
+        return;
+    }
+    if (--entry.pins == 0) {
+        --pinned_;
+        free_if_unused(slot);
+    }
+}
+
+void CacheIndex::free_if_unused(std::uint64_t slot) {
     Slot& entry = slots_[slot];
-    by_sector_.erase(entry.sector);
-    entry = Slot{};
+    if (!entry.mapped && entry.pins == 0 && !entry.writing_back) {
+        entry = Slot{};
+        free_.push_back(slot);
+    }
 }
 
-std::optional<std::uint64_t> CacheIndex::claim(std::uint64_t sector) {
+void CacheIndex::unmap(std::uint64_t slot) {
+    Slot& entry = slots_[slot];
+    if (!entry.mapped) {
+        return;
+    }
+    by_sector_.erase(entry.sector);
+    if (entry.dirty) {
+        entry.dirty = false;
+        --dirty_;
+    }
+    entry.mapped = false;
+    free_if_unused(slot);
+}
+
+std::optional<std::uint64_t> CacheIndex::reserve() {
     std::optional<std::uint64_t> chosen;
     if (!free_.empty()) {
         chosen = free_.back();
@@ -65,39 +105,50 @@ std::optional<std::uint64_t> CacheIndex::claim(std::uint64_t sector) {
             Slot& entry = slots_[hand_];
             const std::uint64_t slot = hand_;
             hand_ = (hand_ + 1) % slots_.size();
-            if (entry.dirty) {
+            if (!entry.mapped || entry.dirty || entry.pins > 0 || entry.writing_back) {
                 continue;
             }
             if (entry.referenced) {
                 entry.referenced = false;
                 continue;
             }
-            release(slot);
+            by_sector_.erase(entry.sector);
+            entry = Slot{};
             chosen = slot;
             break;
         }
     }
     if (chosen) {
-        slots_[*chosen] = Slot{sector, true, false, true};
-        by_sector_[sector] = *chosen;
+        pin(*chosen);
     }
     return chosen;
 }
 
-void CacheIndex::mark_dirty(std::uint64_t slot) {
+void CacheIndex::publish(std::uint64_t slot, std::uint64_t sector, bool dirty,
+                         std::uint64_t sequence) {
     Slot& entry = slots_.at(slot);
-    if (entry.used && !entry.dirty) {
-        entry.dirty = true;
-        ++dirty_;
+    std::uint64_t dirty_since = sequence;
+    if (const auto held = by_sector_.find(sector); held != by_sector_.end()) {
+        const Slot& before = slots_[held->second];
+        // Writes the older slot holds are not on the disk yet unless it is
+        // being written back now: the new content carries them.
+        if (before.dirty && !before.writing_back) {
+            dirty_since = before.dirty_since;
+        }
+        unmap(held->second);
     }
+    entry.sector = sector;
+    entry.mapped = true;
+    entry.referenced = true;
+    entry.dirty = dirty;
+    entry.dirty_since = dirty ? dirty_since : 0;
+    dirty_ += dirty ? 1 : 0;
+    by_sector_[sector] = slot;
+    unpin(slot);
 }
 
-void CacheIndex::mark_clean(std::uint64_t slot) {
-    Slot& entry = slots_.at(slot);
-    if (entry.dirty) {
-        entry.dirty = false;
-        --dirty_;
-    }
+void CacheIndex::cancel(std::uint64_t slot) {
+    unpin(slot);
 }
 
 bool CacheIndex::forget(std::uint64_t sector) {
@@ -105,22 +156,65 @@ bool CacheIndex::forget(std::uint64_t sector) {
     if (found == by_sector_.end()) {
         return false;
     }
-    const std::uint64_t slot = found->second;
-    mark_clean(slot);
-    release(slot);
-    free_.push_back(slot);
+    unmap(found->second);
     return true;
 }
 
-std::vector<std::uint64_t> CacheIndex::dirty_from(std::uint64_t after, std::size_t limit) const {
-    std::vector<std::uint64_t> result;
-    for (std::uint64_t step = 0; step < slots_.size() && result.size() < limit; ++step) {
-        const std::uint64_t slot = (after + step) % slots_.size();
-        if (slots_[slot].dirty) {
-            result.push_back(slot);
+void CacheIndex::forget_range(std::uint64_t first, std::uint64_t end) {
+    if (end - first <= by_sector_.size()) {
+        for (std::uint64_t sector = first; sector < end; ++sector) {
+            forget(sector);
+        }
+        return;
+    }
+    // A large range (a trim of the whole disk): fewer slots than sectors.
+    for (std::uint64_t slot = 0; slot < slots_.size(); ++slot) {
+        const Slot& entry = slots_[slot];
+        if (entry.mapped && entry.sector >= first && entry.sector < end) {
+            unmap(slot);
         }
     }
-    return result;
+}
+
+std::vector<CacheIndex::SlotOfSector> CacheIndex::start_write_back(std::size_t limit) {
+    std::vector<SlotOfSector> taken;
+    for (std::uint64_t step = 0; step < slots_.size() && taken.size() < limit; ++step) {
+        const std::uint64_t slot = write_back_cursor_;
+        write_back_cursor_ = (write_back_cursor_ + 1) % slots_.size();
+        Slot& entry = slots_[slot];
+        if (entry.dirty && !entry.writing_back) {
+            entry.writing_back = true;
+            pin(slot);
+            taken.push_back({slot, entry.sector});
+        }
+    }
+    std::sort(taken.begin(), taken.end(),
+              [](const SlotOfSector& a, const SlotOfSector& b) { return a.sector < b.sector; });
+    return taken;
+}
+
+void CacheIndex::finish_write_back(std::uint64_t slot, bool written) {
+    Slot& entry = slots_.at(slot);
+    entry.writing_back = false;
+    if (written && entry.dirty) {
+        entry.dirty = false;
+        entry.dirty_since = 0;
+        --dirty_;
+    }
+    unpin(slot);
+}
+
+std::optional<std::uint64_t> CacheIndex::oldest_unwritten() const {
+    std::optional<std::uint64_t> oldest;
+    if (dirty_ == 0 && pinned_ == 0) {
+        return oldest;
+    }
+    for (const Slot& entry : slots_) {
+        if ((entry.dirty || entry.writing_back) && (!oldest || entry.dirty_since < *oldest)) {
+            oldest = entry.dirty_since;
+        }
+    }
+    return oldest;
 }
 
 std::vector<std::byte> CacheIndex::serialize() const {
@@ -128,7 +222,7 @@ std::vector<std::byte> CacheIndex::serialize() const {
     for (std::uint64_t slot = 0; slot < slots_.size(); ++slot) {
         const Slot& entry = slots_[slot];
         std::byte* out = bytes.data() + slot * cache_index_entry_size;
-        store_u64(out, entry.used ? entry.sector + 1 : 0);
+        store_u64(out, entry.mapped ? entry.sector + 1 : 0);
         store_u64(out + 8, entry.dirty ? flag_dirty : 0);
     }
     return bytes;
@@ -165,7 +259,10 @@ CacheIndex CacheIndex::deserialize(std::span<const std::byte> bytes, std::uint64
             throw corrupt(fmt::format("holds sector {} twice", sector));
         }
         const bool dirty = (flags & flag_dirty) != 0;
-        index.slots_[slot - 1] = Slot{sector, true, dirty, false};
+        Slot& entry = index.slots_[slot - 1];
+        entry.sector = sector;
+        entry.mapped = true;
+        entry.dirty = dirty;
         index.dirty_ += dirty ? 1 : 0;
     }
     return index;

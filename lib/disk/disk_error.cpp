@@ -28,6 +28,8 @@ const char* to_string(DiskErrc code) noexcept {
             return "not-found";
         case DiskErrc::io:
             return "io";
+        case DiskErrc::cache_dirty:
+            return "cache-dirty";
     }
     return "unknown";
 }

@@ -20,7 +20,8 @@ enum class DiskErrc {
     invalid_argument,     // sizes, sector sizes, unaligned I/O
     already_exists,
     not_found,
-    io,  // the backing store failed
+    io,           // the backing store failed
+    cache_dirty,  // a host cache holds data not yet written to its disk
 };
 
 const char* to_string(DiskErrc code) noexcept;

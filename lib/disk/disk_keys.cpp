@@ -9,12 +9,25 @@
 
 namespace hostcrypt::disk {
 
-crypto::CipherStack DiskKeys::make_cipher() const {
+namespace {
+
+crypto::CipherStack cipher_of(const std::vector<crypto::SecureBytes>& deks,
+                              std::uint32_t sector_size) {
     std::vector<crypto::SectorCipher> layers;
     for (const crypto::SecureBytes& dek : deks) {
         layers.emplace_back(dek.bytes(), sector_size);
     }
     return crypto::CipherStack(std::move(layers));
+}
+
+}  // namespace
+
+crypto::CipherStack DiskKeys::make_cipher() const {
+    return cipher_of(deks, sector_size);
+}
+
+crypto::CipherStack DiskKeys::make_cache_cipher() const {
+    return cipher_of(cache_deks, sector_size);
 }
 
 crypto::SecureBytes fresh_dek() {
@@ -37,7 +50,7 @@ CipherLayer fresh_cipher_layer(keys::KeyProviders& providers, const std::string&
 
 DiskKeys unwrap_disk_keys(const DiskHeader& header, keys::KeyProviders& providers,
                           const std::string& disk) {
-    DiskKeys keys{header.sector_size, {}};
+    DiskKeys keys{header.sector_size, {}, {}};
     for (const CipherLayer& layer : header.layers) {
         try {
             keys.deks.push_back(

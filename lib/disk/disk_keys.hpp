@@ -19,9 +19,15 @@ namespace hostcrypt::disk {
 struct DiskKeys {
     std::uint32_t sector_size = 0;
     std::vector<crypto::SecureBytes> deks;  // innermost first
+    // The DEKs of the disk's host cache (disk/host_cache.hpp), innermost
+    // first; empty without one. In the same snapshot as the disk's own, so
+    // that a revocation drops both at once.
+    std::vector<crypto::SecureBytes> cache_deks;
 
     // A cipher stack for the calling thread.
     crypto::CipherStack make_cipher() const;
+    // The same for the host cache. Throws CryptoError if there is none.
+    crypto::CipherStack make_cache_cipher() const;
 };
 
 // A fresh random XTS key (512 bits) in locked memory.

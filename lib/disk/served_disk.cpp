@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "disk/cache_opening.hpp"
 #include "disk/disk.hpp"
 #include "disk/disk_error.hpp"
 #include "disk/header_slots.hpp"
@@ -57,6 +58,12 @@ std::shared_ptr<ServedDisk> ServedDisk::open(const CatalogEntry& entry,
     check_is_disk(header, entry.name);
     check_backing_size(header, *header_store, entry.name);
     DiskKeys keys = unwrap_disk_keys(header, providers, entry.name);
+    const std::string name = export_name.empty() ? entry.name : std::move(export_name);
+    const auto add_notice = [notice](const std::string& what, const std::string& remark) {
+        if (notice != nullptr && !remark.empty()) {
+            *notice += fmt::format("{}{}{}", notice->empty() ? "" : "; ", what, remark);
+        }
+    };
 
     storage::FileBackend::Options backend_options;
     backend_options.read_only = options.read_only;
@@ -64,19 +71,74 @@ std::shared_ptr<ServedDisk> ServedDisk::open(const CatalogEntry& entry,
     backend_options.io_unit = header.sector_size;
     std::string direct_io_refused;
     auto backend = storage::FileBackend::open(entry.path, backend_options, &direct_io_refused);
-    if (notice != nullptr && !direct_io_refused.empty()) {
-        *notice = "O_DIRECT not used for " + entry.path.string() + ": " + direct_io_refused;
+    if (!direct_io_refused.empty()) {
+        add_notice("O_DIRECT not used for " + entry.path.string() + ": ", direct_io_refused);
     }
+
+    std::optional<OpenedCache> opened_cache;
+    std::filesystem::path cache_path;
+    if (options.cache) {
+        cache_path = CacheFile::path_for(options.cache->directory, header.uuid);
+        std::string remark;
+        if (options.cache->spec && !options.read_only) {
+            opened_cache.emplace(open_cache_for_serving(cache_path, header, *options.cache->spec,
+                                                        providers, entry.name, remark));
+        } else {
+            discard_unwanted_cache(cache_path, header, entry.name, !options.read_only, remark);
+        }
+        add_notice("host cache: ", remark);
+    }
+
     const Geometry geometry{header.size, header.sector_size, header.data_offset};
-    std::string description =
-        fmt::format("hostcrypt disk, {} encryption (set {}), {}-byte sectors",
-                    keys::to_string(header.set_type), header.set_name, header.sector_size);
-    auto served = std::make_shared<ServedDisk>(
-        export_name.empty() ? entry.name : std::move(export_name), Tier::persisted, geometry,
-        std::move(description), std::move(backend), std::move(keys), options.read_only);
+    std::string description = fmt::format(
+        "hostcrypt disk, {} encryption (set {}), {}-byte sectors{}",
+        keys::to_string(header.set_type), header.set_name, header.sector_size,
+        opened_cache ? fmt::format(", {} host cache", to_string(opened_cache->header.cache->mode))
+                     : "");
+    if (opened_cache) {
+        keys.cache_deks = std::move(opened_cache->keys.deks);
+    }
+    auto served =
+        std::make_shared<ServedDisk>(name, Tier::persisted, geometry, std::move(description),
+                                     std::move(backend), std::move(keys), options.read_only);
     served->persisted_ =
         std::make_unique<PersistedSource>(entry, std::move(header), std::move(header_store));
+    if (opened_cache) {
+        served->attach_cache(entry, cache_path, std::move(*opened_cache), options);
+    }
     return served;
+}
+
+void ServedDisk::attach_cache(const CatalogEntry& entry, const std::filesystem::path& path,
+                              OpenedCache opened, const ServeOptions& options) {
+    // The cache file is marked in use now: if anything below fails, it is
+    // closed cleanly again, so that its dirty data is not taken for a
+    // crash's leftovers next time.
+    try {
+        storage::FileBackend::Options cache_options;
+        cache_options.direct_io = options.direct_io;
+        cache_options.io_unit = geometry_.sector_size;
+        auto ring_backend = storage::FileBackend::open(path, cache_options);
+        CacheDiskAccess disk{nullptr, geometry_.data_offset};
+        if (opened.header.cache->mode == CacheMode::read_write) {
+            // The write-back's own descriptor, checked to hold this disk.
+            disk.store =
+                storage::FileStorage::open(entry.path, storage::FileStorage::Mode::read_write);
+            if (read_newest_header(*disk.store, entry.name).uuid != persisted_->header().uuid) {
+                throw DiskError(DiskErrc::corrupt,
+                                fmt::format("disk {}: {} changed while it was being opened",
+                                            entry.name, entry.path.string()));
+            }
+        }
+        cache_ = std::make_unique<HostCache>(entry.name, path, std::move(opened),
+                                             std::move(ring_backend), std::move(disk), keys_,
+                                             options.cache->log);
+    } catch (...) {
+        if (opened.storage) {
+            CacheFile::close_clean(*opened.storage, opened.header, opened.index, entry.name);
+        }
+        throw;
+    }
 }
 
 }  // namespace hostcrypt::disk

@@ -15,11 +15,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "disk/disk_catalog.hpp"
 #include "disk/disk_counters.hpp"
 #include "disk/disk_header.hpp"
+#include "disk/host_cache.hpp"
 #include "disk/key_slot.hpp"
 #include "disk/sector_range_lock.hpp"
 #include "keys/key_providers.hpp"
@@ -28,9 +30,17 @@
 
 namespace hostcrypt::disk {
 
+// What to do with a persisted disk's host cache (disk/cache_opening.hpp).
+struct CacheRequest {
+    std::filesystem::path directory;  // where cache files live
+    std::optional<CacheSpec> spec;    // none: served without a cache
+    HostCache::Log log;               // the cache's own log lines (write-back)
+};
+
 struct ServeOptions {
     bool read_only = false;
     bool direct_io = false;
+    std::optional<CacheRequest> cache;  // none: cache files are not looked at
 };
 
 enum class Tier { persisted, temp };
@@ -72,8 +82,12 @@ class ServedDisk {
     // keys and opens the store for the data path, to be offered as
     // `export_name` (the disk's own name when empty). Writes nothing. Throws
     // DiskError (or hostcrypt::Error for a store that cannot be opened)
-    // naming the disk and the reason. `notice` receives a remark worth a log
-    // line (O_DIRECT asked for but not possible), if any.
+    // naming the disk and the reason. `notice` receives remarks worth a log
+    // line (O_DIRECT asked for but not possible, what became of the host
+    // cache file), if any. With options.cache, the disk's host cache is
+    // opened, created or discarded as disk/cache_opening.hpp says; a
+    // read-only daemon serves no cache (and refuses a disk whose cache
+    // holds dirty data).
     static std::shared_ptr<ServedDisk> open(const CatalogEntry& entry,
                                             keys::KeyProviders& providers,
                                             const ServeOptions& options, std::string* notice,
@@ -94,9 +108,15 @@ class ServedDisk {
     const PersistedSource* persisted() const noexcept { return persisted_.get(); }
     KeySlot& keys() noexcept { return keys_; }
     SectorRangeLock& partial_writes() noexcept { return partial_writes_; }
+    // The host cache in front of a persisted disk, or null.
+    HostCache* cache() noexcept { return cache_.get(); }
     DiskCounters& counters() noexcept { return counters_; }
 
   private:
+    // Serves the disk through `opened`, its cache file at `path`.
+    void attach_cache(const CatalogEntry& entry, const std::filesystem::path& path,
+                      OpenedCache opened, const ServeOptions& options);
+
     std::string name_;
     Tier tier_;
     Geometry geometry_;
@@ -104,6 +124,7 @@ class ServedDisk {
     std::unique_ptr<storage::RingBackend> backend_;
     std::unique_ptr<PersistedSource> persisted_;
     KeySlot keys_;
+    std::unique_ptr<HostCache> cache_;  // uses keys_: declared after it
     SectorRangeLock partial_writes_;
     DiskCounters counters_;
     bool read_only_;

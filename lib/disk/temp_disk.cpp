@@ -66,7 +66,7 @@ TempDisk TempDisk::create(const fs::path& path, std::string export_name, const T
         std::string description = fmt::format(
             "hostcrypt temp disk, platform key, erased at deallocation, {}-byte sectors",
             spec.sector_size);
-        DiskKeys keys{spec.sector_size, {}};
+        DiskKeys keys{spec.sector_size, {}, {}};
         keys.deks.push_back(std::move(dek));
         auto served = std::make_shared<ServedDisk>(std::move(export_name), Tier::temp, geometry,
                                                    std::move(description), std::move(backend),

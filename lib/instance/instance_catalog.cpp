@@ -18,7 +18,12 @@ namespace {
 json to_json(const InstanceRecord& record) {
     json disks = json::array();
     for (const AttachedDisk& attached : record.disks) {
-        disks.push_back({{"disk", attached.disk}});
+        json item = {{"disk", attached.disk}};
+        if (attached.cache) {
+            item["cache"] = {{"mode", disk::to_string(attached.cache->mode)},
+                             {"size", attached.cache->size}};
+        }
+        disks.push_back(std::move(item));
     }
     return {{"format", 1},
             {"name", record.name},
@@ -36,7 +41,14 @@ InstanceRecord from_json(const json& document) {
     record.temp.size = document.at("temp").at("size").get<std::uint64_t>();
     record.temp.sector_size = document.at("temp").at("sector_size").get<std::uint32_t>();
     for (const json& attached : document.at("disks")) {
-        record.disks.push_back({attached.at("disk").get<std::string>()});
+        AttachedDisk item{attached.at("disk").get<std::string>(), std::nullopt};
+        if (attached.contains("cache")) {
+            const json& cache = attached.at("cache");
+            item.cache =
+                disk::CacheSpec{cache.at("size").get<std::uint64_t>(),
+                                disk::parse_cache_mode(cache.at("mode").get<std::string>())};
+        }
+        record.disks.push_back(std::move(item));
     }
     return record;
 }

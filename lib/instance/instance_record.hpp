@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/utc_time.hpp"
+#include "disk/cache_file.hpp"
 #include "disk/temp_disk.hpp"
 
 namespace hostcrypt::instance {
@@ -22,6 +23,7 @@ inline constexpr const char* temp_disk_name = "temp";
 
 struct AttachedDisk {
     std::string disk;
+    std::optional<disk::CacheSpec> cache = std::nullopt;  // its host cache; none: no cache
 
     bool operator==(const AttachedDisk&) const = default;
 };

@@ -9,7 +9,7 @@ bool PlannedExport::operator==(const PlannedExport& other) const {
     return name == other.name && tier == other.tier && instance == other.instance &&
            disk.name == other.disk.name && disk.path == other.disk.path &&
            disk.uuid == other.disk.uuid && temp.size == other.temp.size &&
-           temp.sector_size == other.temp.sector_size;
+           temp.sector_size == other.temp.sector_size && cache == other.cache;
 }
 
 ServingPlan plan_exports(const std::vector<disk::CatalogEntry>& disks,
@@ -59,6 +59,7 @@ ServingPlan plan_exports(const std::vector<disk::CatalogEntry>& disks,
             planned.name = name;
             planned.instance = record.name;
             planned.disk = *found->second;
+            planned.cache = item.cache;
             plan.exports[name] = std::move(planned);
         }
         PlannedExport temp;

@@ -20,9 +20,10 @@ namespace hostcrypt::instance {
 struct PlannedExport {
     std::string name;  // the export name
     disk::Tier tier = disk::Tier::persisted;
-    std::string instance;     // empty for a disk of no instance
-    disk::CatalogEntry disk;  // persisted tier
-    disk::TempDiskSpec temp;  // temp tier
+    std::string instance;                  // empty for a disk of no instance
+    disk::CatalogEntry disk;               // persisted tier
+    disk::TempDiskSpec temp;               // temp tier
+    std::optional<disk::CacheSpec> cache;  // persisted tier in an instance: its host cache
 
     bool operator==(const PlannedExport& other) const;
 };

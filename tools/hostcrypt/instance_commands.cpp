@@ -63,6 +63,15 @@ void print_tiers(const json& tiers) {
     }
 }
 
+std::string caches_text(const json& caches) {
+    std::string text;
+    for (const auto& [disk, cache] : caches.items()) {
+        text += fmt::format("{}{} {} {}", text.empty() ? "" : ", ", disk,
+                            cache.at("mode").get<std::string>(), format_size(cache.at("size")));
+    }
+    return text.empty() ? "none" : text;
+}
+
 void print_instance(const json& instance) {
     const json& temp = instance.at("temp");
     print_fields({{"instance", instance.at("name")},
@@ -70,7 +79,8 @@ void print_instance(const json& instance) {
                   {"created", instance.at("created")},
                   {"temp disk", fmt::format("{}, {}-byte sectors", format_size(temp.at("size")),
                                             temp.at("sector_size").get<std::uint32_t>())},
-                  {"disks", joined(instance.at("disks"))}});
+                  {"disks", joined(instance.at("disks"))},
+                  {"host caches", caches_text(instance.value("caches", json::object()))}});
     if (instance.contains("tiers")) {
         std::cout << '\n';
         print_tiers(instance.at("tiers"));
@@ -161,6 +171,38 @@ void add_disk_change(CLI::App& parent, Context& context, const char* name, const
     });
 }
 
+void add_attach(CLI::App& parent, Context& context) {
+    struct Arguments {
+        std::string instance;
+        std::string disk;
+        std::string cache = "none";
+        std::string cache_size;
+    };
+    auto arguments = std::make_shared<Arguments>();
+    CLI::App* command = parent.add_subcommand(
+        "attach", "attach a disk: it is served as <instance>/<disk> from now on");
+    command->add_option("instance", arguments->instance, "instance name")->required();
+    command->add_option("disk", arguments->disk, "disk name")->required();
+    command
+        ->add_option("--cache", arguments->cache,
+                     "host cache: none, read-only (reads cached, writes go through) or "
+                     "read-write (writes acknowledged from the cache, written back)")
+        ->capture_default_str();
+    command->add_option("--cache-size", arguments->cache_size,
+                        "host cache size, e.g. 1G (default: 256M or the disk's size if smaller)");
+    command->callback([&context, arguments] {
+        json params{{"instance", arguments->instance}, {"disk", arguments->disk}};
+        if (arguments->cache != "none") {
+            params["cache"] = arguments->cache;
+        }
+        if (!arguments->cache_size.empty()) {
+            params["cache"] = arguments->cache;
+            params["cache_size"] = parse_size(arguments->cache_size);
+        }
+        emit_instance(context, context.call("instance.attach", params));
+    });
+}
+
 void add_delete(CLI::App& parent, Context& context) {
     auto instance = std::make_shared<std::string>();
     CLI::App* command = parent.add_subcommand(
@@ -184,10 +226,10 @@ void add_instance_commands(CLI::App& app, Context& context) {
     add_list(*instances, context);
     add_named(*instances, context, "show", "instance.show",
               "show an instance and each tier's DEK with the key that wraps it");
-    add_disk_change(*instances, context, "attach", "instance.attach",
-                    "attach a disk: it is served as <instance>/<disk> from now on");
+    add_attach(*instances, context);
     add_disk_change(*instances, context, "detach", "instance.detach",
-                    "detach a disk: it is served under its own name again");
+                    "detach a disk: it is served under its own name again; its host cache is "
+                    "written back and deleted");
     add_named(*instances, context, "allocate", "instance.allocate",
               "allocate: serve the disks and a fresh, empty temp disk");
     add_named(*instances, context, "deallocate", "instance.deallocate",

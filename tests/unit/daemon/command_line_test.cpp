@@ -116,6 +116,8 @@ TEST_CASE_METHOD(CommandLineTest, "option --temp-dir places the temp disks", "[c
     CHECK(config({"--state", "/srv/s"}).temp_directory_in_use() == "/srv/s/temp");
     CHECK(config({"--temp-dir", "/nvme/t"}).temp_directory_in_use() == "/nvme/t");
     CHECK(config({"--temp-dir", "t"}).temp_directory == fs::current_path() / "t");
+    CHECK(config({"--state", "/srv/s"}).cache_directory_in_use() == "/srv/s/cache");
+    CHECK(config({"--cache-dir", "/nvme/c"}).cache_directory_in_use() == "/nvme/c");
 }
 
 TEST_CASE_METHOD(CommandLineTest, "$HOSTCRYPT_STATE overrides the file and --state overrides it",

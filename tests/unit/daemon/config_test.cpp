@@ -64,6 +64,8 @@ TEST_CASE("an empty config keeps every default", "[config]") {
     CHECK_FALSE(config.direct_io);
     CHECK(config.temp_directory.empty());
     CHECK(config.temp_directory_in_use() == "/var/lib/hostcrypt/temp");
+    CHECK(config.cache_directory.empty());
+    CHECK(config.cache_directory_in_use() == "/var/lib/hostcrypt/cache");
     CHECK(config.platform_key_max_age == 90 * 24h);
     CHECK(config.config_file.empty());
 }
@@ -79,6 +81,7 @@ tcp = ["10.0.0.1:10809", "[::1]:10810", "10811", "0.0.0.0:1", "[::]:65535"]
 direct_io = true
 read_only = true
 temp_directory = "/nvme/hostcrypt-temp"
+cache_directory = "/nvme/hostcrypt-cache"
 [keys]
 platform_key_max_age = "12h"
 )",
@@ -92,6 +95,7 @@ platform_key_max_age = "12h"
     CHECK(config.direct_io);
     CHECK(config.read_only);
     CHECK(config.temp_directory_in_use() == "/nvme/hostcrypt-temp");
+    CHECK(config.cache_directory_in_use() == "/nvme/hostcrypt-cache");
     CHECK(config.platform_key_max_age == 12h);
 }
 
@@ -185,7 +189,7 @@ TEST_CASE("unknown keys are refused with the keys each table takes", "[config][e
                   "test.toml:3: unknown key \"listen.udp\"; [listen] takes unix and tcp");
     check_refused("[storage]\ndirectio = true", ConfigErrc::unknown_key,
                   "test.toml:2: unknown key \"storage.directio\"; [storage] takes direct_io, "
-                  "read_only and temp_directory");
+                  "read_only, temp_directory and cache_directory");
     check_refused("[keys]\nmax_age = \"1d\"", ConfigErrc::unknown_key,
                   "test.toml:2: unknown key \"keys.max_age\"; [keys] takes platform_key_max_age, "
                   "check_interval, revocation_grace and unreachable_tolerance");
@@ -249,6 +253,8 @@ TEST_CASE("values out of range are refused with what is allowed", "[config][erro
                   "test.toml:1: state_directory must be an absolute path, not \"\"");
     check_refused("[storage]\ntemp_directory = \"temp\"", ConfigErrc::invalid_value,
                   "test.toml:2: storage.temp_directory must be an absolute path, not \"temp\"");
+    check_refused("[storage]\ncache_directory = \"c\"", ConfigErrc::invalid_value,
+                  "test.toml:2: storage.cache_directory must be an absolute path, not \"c\"");
     check_refused("[listen]\nunix = [\"run/x.sock\"]", ConfigErrc::invalid_value,
                   "test.toml:2: listen.unix[0]: \"run/x.sock\" is not an absolute socket path");
     check_refused("[listen]\ntcp = [\"10809\",\n\"localhost:1\"]", ConfigErrc::invalid_value,

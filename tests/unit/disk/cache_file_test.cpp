@@ -88,8 +88,8 @@ TEST_CASE_METHOD(CacheTest, "a cache closed cleanly is found as it was, dirty se
     CHECK(opened.notice.empty());
     CHECK(opened.index.used_slots() == 0);
     CHECK_FALSE(on_disk().cache->clean);  // in use
-    opened.index.mark_dirty(*opened.index.claim(5));
-    opened.index.claim(9);
+    opened.index.publish(*opened.index.reserve(), 5, true, 1);
+    opened.index.publish(*opened.index.reserve(), 9, false, 0);
     CacheFile::close_clean(*opened.storage, opened.header, opened.index, "d1-cache");
     CHECK(on_disk().cache->clean);
     CHECK(on_disk().cache->dirty_sectors == 1);
@@ -105,7 +105,7 @@ TEST_CASE_METHOD(CacheTest, "a cache not closed cleanly starts empty", "[disk][c
     create();
     {
         OpenedCache opened = open();
-        opened.index.mark_dirty(*opened.index.claim(5));
+        opened.index.publish(*opened.index.reserve(), 5, true, 1);
         CacheFile::close_clean(*opened.storage, opened.header, opened.index, "d1-cache");
     }
     { const OpenedCache crashed = open(); }  // opened, then never closed
@@ -119,7 +119,7 @@ TEST_CASE_METHOD(CacheTest, "a damaged index without unwritten data is discarded
     create();
     {
         OpenedCache opened = open();
-        opened.index.claim(5);
+        opened.index.publish(*opened.index.reserve(), 5, false, 0);
         CacheFile::close_clean(*opened.storage, opened.header, opened.index, "d1-cache");
     }
     damage_index();
@@ -133,7 +133,7 @@ TEST_CASE_METHOD(CacheTest, "a damaged index hiding unwritten data is an error, 
     create();
     {
         OpenedCache opened = open();
-        opened.index.mark_dirty(*opened.index.claim(5));
+        opened.index.publish(*opened.index.reserve(), 5, true, 1);
         CacheFile::close_clean(*opened.storage, opened.header, opened.index, "d1-cache");
     }
     damage_index();
@@ -148,7 +148,7 @@ TEST_CASE_METHOD(CacheTest, "a cache whose key is revoked waits for it, dirty da
     create();
     {
         OpenedCache opened = open();
-        opened.index.mark_dirty(*opened.index.claim(5));
+        opened.index.publish(*opened.index.reserve(), 5, true, 1);
         CacheFile::close_clean(*opened.storage, opened.header, opened.index, "d1-cache");
     }
     state.vault().set_enabled(vault_key, false);

@@ -23,7 +23,7 @@ InstanceRecord record_of(const std::string& name, std::vector<std::string> disks
     record.temp = {8 << 20, 4096};
     record.allocated = allocated;
     for (std::string& disk : disks) {
-        record.disks.push_back({std::move(disk)});
+        record.disks.push_back({std::move(disk), std::nullopt});
     }
     return record;
 }
