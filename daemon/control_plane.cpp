@@ -326,6 +326,16 @@ void ControlPlane::check_disk(const std::shared_ptr<disk::ServedDisk>& served, T
         case KeyAction::none:
             break;
     }
+    if (disk::HostCache* cache = served->cache(); cache != nullptr && header) {
+        try {
+            if (cache->follow_disk_keys(*header, state_.providers())) {
+                log("disk {}: host cache keys re-wrapped to follow the disk's", served->name());
+            }
+        } catch (const std::exception& error) {
+            log("disk {}: host cache keys not re-wrapped (retried at the next check): {}",
+                served->name(), error.what());
+        }
+    }
     if (state.status != before) {
         if (state.status == KeyStatus::serving) {
             log("disk {}: keys usable again before the deadline, nothing was interrupted",

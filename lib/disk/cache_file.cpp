@@ -133,6 +133,30 @@ OpenedCache CacheFile::open(const fs::path& path, const DiskHeader& disk,
                        std::move(notice)};
 }
 
+bool CacheFile::follow_disk_keys(storage::Storage& storage, DiskHeader& header,
+                                 const DiskHeader& disk,
+                                 const std::vector<crypto::SecureBytes>& deks,
+                                 keys::KeyProviders& providers, const std::string& name) {
+    DiskHeader changed = header;
+    bool any = false;
+    for (std::size_t i = 0; i < changed.layers.size(); ++i) {
+        CipherLayer& layer = changed.layers[i];
+        const keys::KeyRef& wanted = disk.layers.at(i).kek;
+        if (layer.kek == wanted) {
+            continue;
+        }
+        keys::WrappedKey wrapped = providers.provider(wanted.provider)
+                                       .wrap(wanted.name, wanted.version, deks.at(i).bytes());
+        layer.kek = wrapped.kek;
+        layer.wrapped_dek = std::move(wrapped.blob);
+        any = true;
+    }
+    if (any) {
+        header = write_header(storage, changed, name);
+    }
+    return any;
+}
+
 void CacheFile::close_clean(storage::Storage& storage, DiskHeader header, const CacheIndex& index,
                             const std::string& name) {
     const std::vector<std::byte> bytes = index.serialize();

@@ -64,6 +64,15 @@ class CacheFile {
     static OpenedCache open(const std::filesystem::path& path, const DiskHeader& disk,
                             keys::KeyProviders& providers, const std::string& name);
 
+    // Re-wraps the cache's DEKs (`deks`, innermost first) under the key
+    // versions that wrap the layers of `disk` now, if they differ (rotation
+    // re-wraps disks; their caches follow), and writes `header` so changed.
+    // Returns whether anything changed. Throws DiskError or KeysError.
+    static bool follow_disk_keys(storage::Storage& storage, DiskHeader& header,
+                                 const DiskHeader& disk,
+                                 const std::vector<crypto::SecureBytes>& deks,
+                                 keys::KeyProviders& providers, const std::string& name);
+
     // Writes `index` and then marks the header clean, recording the index's
     // checksum and dirty count: the cache is found as it is now next time.
     static void close_clean(storage::Storage& storage, DiskHeader header, const CacheIndex& index,

@@ -12,28 +12,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Re-wraps the cache's DEKs under the key versions that wrap the disk's now
-// (rotation re-wraps disks, and a cache follows its disk the next time it
-// is opened). The DEKs themselves do not change.
 void follow_disk_key_versions(OpenedCache& opened, const DiskHeader& disk,
                               keys::KeyProviders& providers, const std::string& name,
                               std::string& notice) {
-    bool changed = false;
-    for (std::size_t i = 0; i < opened.header.layers.size(); ++i) {
-        CipherLayer& layer = opened.header.layers[i];
-        const keys::KeyRef& wanted = disk.layers.at(i).kek;
-        if (layer.kek == wanted) {
-            continue;
-        }
-        keys::WrappedKey wrapped =
-            providers.provider(wanted.provider)
-                .wrap(wanted.name, wanted.version, opened.keys.deks.at(i).bytes());
-        layer.kek = wrapped.kek;
-        layer.wrapped_dek = std::move(wrapped.blob);
-        changed = true;
-    }
-    if (changed) {
-        opened.header = write_header(*opened.storage, opened.header, name);
+    if (CacheFile::follow_disk_keys(*opened.storage, opened.header, disk, opened.keys.deks,
+                                    providers, name)) {
         notice += fmt::format("{}keys re-wrapped to follow the disk's", notice.empty() ? "" : "; ");
     }
 }

@@ -382,6 +382,17 @@ void HostCache::run_write_back() {
     }
 }
 
+bool HostCache::follow_disk_keys(const DiskHeader& disk, keys::KeyProviders& providers) {
+    const std::shared_ptr<const DiskKeys> keys = keys_.snapshot().keys;
+    if (!keys || closed_) {
+        return false;
+    }
+    // The write-back reads slots through the same descriptor meanwhile;
+    // headers and slots never overlap, and pread/pwrite keep no position.
+    return CacheFile::follow_disk_keys(*file_, header_, disk, keys->cache_deks, providers,
+                                       disk_name_);
+}
+
 CacheStats HostCache::stats() const {
     CacheStats stats;
     stats.mode = mode_;

@@ -131,6 +131,12 @@ class HostCache {
 
     CacheStats stats() const;
 
+    // Re-wraps the cache's DEKs under the key versions of `disk` (the disk's
+    // header now) if rotation changed those; whether it did. Needs the keys
+    // in memory: false while they are revoked. Control thread only, like
+    // header() and close(). Throws DiskError or KeysError.
+    bool follow_disk_keys(const DiskHeader& disk, keys::KeyProviders& providers);
+
     // Writes back every dirty sector first if `write_back` (read-write mode;
     // a failure is reported and the dirty sectors stay), stops the write-back
     // thread, and closes the file cleanly (disk/cache_file.hpp); removes it

@@ -103,6 +103,45 @@ void print_temp_disks(const json& temp_disks) {
     print_table({"EXPORT", "SIZE", "DEK WRAPPED BY", "CONN", "READ", "WRITTEN", "ERRORS"}, rows);
 }
 
+// Host caches: what they hold, how often reads found what they wanted, and
+// how much of what clients wrote is still only in the cache.
+void print_caches(const json& disks) {
+    std::vector<std::vector<std::string>> rows;
+    std::vector<std::string> notes;
+    for (const json& disk : disks) {
+        if (!disk.contains("cache") || !disk.at("cache").is_object()) {
+            continue;
+        }
+        const json& cache = disk.at("cache");
+        const auto hits = cache.at("hits").get<std::uint64_t>();
+        const auto misses = cache.at("misses").get<std::uint64_t>();
+        const std::string hit_rate =
+            hits + misses == 0 ? "-"
+                               : fmt::format("{:.1f}%", 100.0 * static_cast<double>(hits) /
+                                                            static_cast<double>(hits + misses));
+        rows.push_back({disk.at("name"), cache.at("mode"), format_size(cache.at("size")),
+                        format_size(cache.at("used_bytes")), hit_rate, std::to_string(hits),
+                        std::to_string(misses), format_size(cache.at("dirty_bytes")),
+                        format_size(cache.at("written_back_bytes")),
+                        format_size(cache.at("writeback_rate")) + "/s"});
+        if (cache.contains("problem")) {
+            notes.push_back(fmt::format("{}: write-back: {}", disk.at("name").get<std::string>(),
+                                        cache.at("problem").get<std::string>()));
+        }
+    }
+    if (rows.empty()) {
+        return;
+    }
+    std::cout << "\nhost caches (sectors counted; dirty: written by clients, not yet on the "
+                 "disk):\n";
+    print_table({"DISK", "MODE", "SIZE", "USED", "HIT RATE", "HITS", "MISSES", "DIRTY",
+                 "WRITTEN BACK", "WRITE-BACK RATE"},
+                rows);
+    for (const std::string& note : notes) {
+        std::cout << note << '\n';
+    }
+}
+
 void print_status(const json& status) {
     print_daemon(status.at("daemon"));
     std::vector<std::vector<std::string>> rows;
@@ -140,6 +179,7 @@ void print_status(const json& status) {
     for (const std::string& note : notes) {
         std::cout << note << '\n';
     }
+    print_caches(status.at("disks"));
     print_temp_disks(status.at("temp_disks"));
 }
 
