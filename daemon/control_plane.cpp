@@ -59,6 +59,8 @@ ControlPlane::ControlPlane(const DaemonConfig& config, Server& server)
     if (!wake_fd_) {
         throw Error(fmt::format("eventfd: {}", std::strerror(errno)));
     }
+    // Rotation, offline too, must know where this daemon keeps host caches.
+    state_.record_cache_directory(config_.cache_directory_in_use());
 }
 
 ControlPlane::~ControlPlane() {
@@ -352,7 +354,7 @@ void ControlPlane::rotate_platform_key_if_due() {
         return;
     }
     try {
-        disk::Rotation rotation(state_.catalog(), state_.sets(), state_.providers());
+        disk::Rotation rotation = state_.rotation();
         const disk::PlatformRotation outcome =
             rotation.rotate_platform_key(config_.platform_key_max_age);
         if (outcome.added) {

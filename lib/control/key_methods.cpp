@@ -84,7 +84,7 @@ json rotate(CallContext& call, Params& params) {
     const std::string name = params.required_string("name");
     params.finish();
     const keys::KeyInfo info = vault.rotate_key(name);
-    disk::Rotation rotation(call.state.catalog(), call.state.sets(), call.state.providers());
+    disk::Rotation rotation = call.state.rotation();
     return changed(call, {{"key", key_view(vault.vault_name(), info)},
                           {"rewrapped",
                            rewrap_view(rotation.rewrap_following(vault.vault_name(), info.name))}});

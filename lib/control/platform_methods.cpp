@@ -15,7 +15,7 @@ using nlohmann::json;
 
 json show(CallContext& call, Params& params) {
     params.finish();
-    disk::Rotation rotation(call.state.catalog(), call.state.sets(), call.state.providers());
+    disk::Rotation rotation = call.state.rotation();
     const std::set<std::uint32_t> in_use = rotation.platform_versions_in_use();
     json versions = json::array();
     for (const keys::KeyVersionInfo& info : call.state.providers().platform().versions()) {
@@ -33,7 +33,7 @@ json show(CallContext& call, Params& params) {
 json rotate(CallContext& call, Params& params) {
     const std::optional<std::chrono::seconds> max_age = params.optional_duration("if_older_than");
     params.finish();
-    disk::Rotation rotation(call.state.catalog(), call.state.sets(), call.state.providers());
+    disk::Rotation rotation = call.state.rotation();
     const disk::PlatformRotation outcome = rotation.rotate_platform_key(max_age);
     json result{{"rotated", outcome.added.has_value()},
                 {"version", outcome.newest.version},

@@ -94,7 +94,7 @@ json show(CallContext& call, Params& params) {
 json rotate(CallContext& call, Params& params) {
     const std::string name = params.required_string("name");
     params.finish();
-    disk::Rotation rotation(call.state.catalog(), call.state.sets(), call.state.providers());
+    disk::Rotation rotation = call.state.rotation();
     json result = rewrap_view(rotation.rewrap_set(name));
     if (call.daemon != nullptr) {
         call.daemon->keys_changed();

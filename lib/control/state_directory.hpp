@@ -8,9 +8,11 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "common/directory_lock.hpp"
 #include "disk/disk_catalog.hpp"
+#include "disk/rotation.hpp"
 #include "instance/instance_catalog.hpp"
 #include "keys/encryption_set.hpp"
 #include "keys/key_providers.hpp"
@@ -30,6 +32,15 @@ class StateDirectory {
     keys::SetStore& sets() noexcept { return sets_; }
     disk::DiskCatalog& catalog() noexcept { return catalog_; }
     instance::InstanceCatalog& instances() noexcept { return instances_; }
+
+    // Where host cache files may be: <state>/cache and every directory a
+    // daemon recorded (record_cache_directory) in <state>/cache-directories.
+    std::vector<std::filesystem::path> cache_directories() const;
+    // Remembers `directory` as holding host caches of this state's disks.
+    void record_cache_directory(const std::filesystem::path& directory);
+    // A rotation of this state's disks that keeps the key versions their
+    // host caches still need.
+    disk::Rotation rotation();
 
   private:
     std::filesystem::path path_;

@@ -47,7 +47,8 @@ HostCache::HostCache(std::string disk_name, std::filesystem::path path, OpenedCa
       ring_backend_(std::move(ring_backend)),
       disk_(std::move(disk)),
       keys_(keys),
-      log_(std::move(log)),
+      // Without a sink, lines go nowhere rather than throw on a thread.
+      log_(log ? std::move(log) : [](const std::string&) {}),
       sector_size_(header_.sector_size),
       data_offset_(header_.data_offset),
       slot_count_(header_.sector_count()),
@@ -63,13 +64,11 @@ HostCache::~HostCache() {
     // Every path of the daemon closes its caches; this is the backstop that
     // keeps dirty data findable if one did not.
     try {
-        if (const std::string problem = close(false, false); !problem.empty() && log_) {
+        if (const std::string problem = close(false, false); !problem.empty()) {
             log_(fmt::format("cache of disk {}: {}", disk_name_, problem));
         }
     } catch (const std::exception& error) {
-        if (log_) {
-            log_(fmt::format("cache of disk {}: not closed: {}", disk_name_, error.what()));
-        }
+        log_(fmt::format("cache of disk {}: not closed: {}", disk_name_, error.what()));
     }
 }
 

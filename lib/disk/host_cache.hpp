@@ -88,8 +88,8 @@ class HostCache {
     HostCache(std::string disk_name, std::filesystem::path path, OpenedCache opened,
               std::unique_ptr<storage::RingBackend> ring_backend, CacheDiskAccess disk,
               KeySlot& keys, Log log);
-    // Stops the write-back thread. The file is left as it is: marked in use,
-    // so that the next open starts it empty unless close() ran.
+    // Closes the cache as close(false, false) does if close() did not run
+    // (dirty data stays findable), logging what went wrong.
     ~HostCache();
     HostCache(const HostCache&) = delete;
     HostCache& operator=(const HostCache&) = delete;

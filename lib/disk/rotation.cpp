@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "common/files.hpp"
 #include "disk/disk_error.hpp"
 #include "disk/header_slots.hpp"
 #include "keys/keys_error.hpp"
@@ -119,13 +120,29 @@ PlatformRotation Rotation::rotate_platform_key(std::optional<std::chrono::second
 std::set<std::uint32_t> Rotation::platform_versions_in_use() {
     // Both slots count: the older one is the fallback if the newer is damaged.
     std::set<std::uint32_t> versions;
-    for (const CatalogEntry& entry : catalog_.list()) {
+    const auto add_versions_of = [&versions](const std::filesystem::path& path,
+                                             const std::string& name) {
         const auto storage =
-            storage::FileStorage::open(entry.path, storage::FileStorage::Mode::read_only);
-        for (const DiskHeader& header : valid_header_slots(*storage, entry.name)) {
+            storage::FileStorage::open(path, storage::FileStorage::Mode::read_only);
+        for (const DiskHeader& header : valid_header_slots(*storage, name)) {
             for (const CipherLayer& layer : header.layers) {
                 if (layer.kek.provider == keys::platform_provider) {
                     versions.insert(layer.kek.version);
+                }
+            }
+        }
+    };
+    for (const CatalogEntry& entry : catalog_.list()) {
+        add_versions_of(entry.path, entry.name);
+    }
+    for (const std::filesystem::path& directory : cache_directories_) {
+        for (const std::string& stem : file_stems(directory, ".cache")) {
+            try {
+                add_versions_of(directory / (stem + ".cache"), "cache " + stem);
+            } catch (const std::exception&) {
+                // A cache whose keys cannot be told: no version is safe to drop.
+                for (const keys::KeyVersionInfo& version : providers_.platform().versions()) {
+                    versions.insert(version.version);
                 }
             }
         }

@@ -69,7 +69,15 @@ class Rotation {
     // prunes even when it did not rotate, so running it again finishes a
     // rotation an earlier run left incomplete.
     PlatformRotation rotate_platform_key(std::optional<std::chrono::seconds> max_age);
-    // The platform key versions some disk's header still names.
+    // Host cache files in these directories (`<uuid>.cache`) keep the
+    // platform key versions their headers name from being pruned, like
+    // disks: a cache follows its disk's key versions only when the daemon
+    // that serves it re-wraps it, after the disk's rotation.
+    void keep_versions_of_caches_in(std::vector<std::filesystem::path> directories) {
+        cache_directories_ = std::move(directories);
+    }
+    // The platform key versions some disk's or cache's header still names
+    // (every version if a cache's header cannot be read).
     std::set<std::uint32_t> platform_versions_in_use();
 
   private:
@@ -80,6 +88,7 @@ class Rotation {
     keys::SetStore& sets_;
     keys::KeyProviders& providers_;
     StorageOpener opener_;
+    std::vector<std::filesystem::path> cache_directories_;
 };
 
 }  // namespace hostcrypt::disk

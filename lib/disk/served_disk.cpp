@@ -82,7 +82,8 @@ std::shared_ptr<ServedDisk> ServedDisk::open(const CatalogEntry& entry,
         std::string remark;
         if (options.cache->spec && !options.read_only) {
             opened_cache.emplace(open_cache_for_serving(cache_path, header, *options.cache->spec,
-                                                        providers, entry.name, remark));
+                                                        providers, entry.name + " (host cache)",
+                                                        remark));
         } else {
             discard_unwanted_cache(cache_path, header, entry.name, !options.read_only, remark);
         }

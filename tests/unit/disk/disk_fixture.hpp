@@ -23,6 +23,7 @@
 #include "common/files.hpp"
 #include "common/utc_time.hpp"
 #include "crypto/random.hpp"
+#include "disk/dek_id.hpp"
 #include "disk/disk.hpp"
 #include "disk/disk_catalog.hpp"
 #include "disk/disk_error.hpp"
@@ -208,5 +209,14 @@ class StateFixture {
 
 inline const std::vector<keys::EncryptionType> all_encryption_types{
     keys::EncryptionType::platform, keys::EncryptionType::customer, keys::EncryptionType::double_};
+
+// The public ids of `keys`' DEKs, innermost first.
+inline std::vector<std::string> dek_ids_of(const DiskKeys& keys) {
+    std::vector<std::string> ids;
+    for (const crypto::SecureBytes& dek : keys.deks) {
+        ids.push_back(dek_id(dek));
+    }
+    return ids;
+}
 
 }  // namespace hostcrypt::disk::test
