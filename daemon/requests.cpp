@@ -208,6 +208,11 @@ io::Task<NbdErrno> zero_request(Connection& connection, const nbd::Request& requ
     if (request.length == 0) {
         co_return NbdErrno::none;
     }
+    // Revoked keys stop every request, even one that needs no key: a trim
+    // changes what the disk holds as surely as a write.
+    if (connection.cipher() == nullptr) {
+        co_return NbdErrno::eio;
+    }
     if (fast_only && !may_punch) {
         // Encrypting and writing zeros is exactly the slow path FAST_ZERO
         // asks us to refuse at once.

@@ -392,6 +392,13 @@ class LiveRevocation(ControlTest):
             self.assertEqual(failure.exception.errnum, errno.EIO, name)
             with self.assertRaises(nbd.Error):
                 handles[name].pwrite(pattern(4 * KiB, 8), 0)
+            # A trim or a zeroing needs no key, but changes the disk: refused too.
+            with self.assertRaises(nbd.Error) as failure:
+                handles[name].trim(4 * KiB, 0)
+            self.assertEqual(failure.exception.errnum, errno.EIO, name)
+            with self.assertRaises(nbd.Error) as failure:
+                handles[name].zero(4 * KiB, 0)
+            self.assertEqual(failure.exception.errnum, errno.EIO, name)
         self.assertIn("REVOKED", self.run_cli("status").stdout)
         self.assertEqual(handles["disk-p"].pread(len(data), 0), data)
 
