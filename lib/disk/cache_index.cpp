@@ -89,6 +89,7 @@ void CacheIndex::unmap(std::uint64_t slot) {
     if (entry.dirty) {
         entry.dirty = false;
         --dirty_;
+        dirty_sectors_.erase(entry.sector);
     }
     entry.mapped = false;
     free_if_unused(slot);
@@ -142,7 +143,10 @@ void CacheIndex::publish(std::uint64_t slot, std::uint64_t sector, bool dirty,
     entry.referenced = true;
     entry.dirty = dirty;
     entry.dirty_since = dirty ? dirty_since : 0;
-    dirty_ += dirty ? 1 : 0;
+    if (dirty) {
+        ++dirty_;
+        dirty_sectors_.insert(sector);
+    }
     by_sector_[sector] = slot;
     unpin(slot);
 }
@@ -178,14 +182,19 @@ void CacheIndex::forget_range(std::uint64_t first, std::uint64_t end) {
 
 std::vector<CacheIndex::SlotOfSector> CacheIndex::start_write_back(std::size_t limit) {
     std::vector<SlotOfSector> taken;
-    for (std::uint64_t step = 0; step < slots_.size() && taken.size() < limit; ++step) {
-        const std::uint64_t slot = write_back_cursor_;
-        write_back_cursor_ = (write_back_cursor_ + 1) % slots_.size();
+    auto next = dirty_sectors_.lower_bound(write_back_cursor_);
+    for (std::size_t step = 0; step < dirty_sectors_.size() && taken.size() < limit; ++step) {
+        if (next == dirty_sectors_.end()) {
+            next = dirty_sectors_.begin();  // round again from the start of the disk
+        }
+        const std::uint64_t sector = *next++;
+        const std::uint64_t slot = by_sector_.at(sector);
         Slot& entry = slots_[slot];
-        if (entry.dirty && !entry.writing_back) {
+        if (!entry.writing_back) {
             entry.writing_back = true;
             pin(slot);
-            taken.push_back({slot, entry.sector});
+            taken.push_back({slot, sector});
+            write_back_cursor_ = sector + 1;
         }
     }
     std::sort(taken.begin(), taken.end(),
@@ -200,6 +209,7 @@ void CacheIndex::finish_write_back(std::uint64_t slot, bool written) {
         entry.dirty = false;
         entry.dirty_since = 0;
         --dirty_;
+        dirty_sectors_.erase(entry.sector);
     }
     unpin(slot);
 }
@@ -263,7 +273,10 @@ CacheIndex CacheIndex::deserialize(std::span<const std::byte> bytes, std::uint64
         entry.sector = sector;
         entry.mapped = true;
         entry.dirty = dirty;
-        index.dirty_ += dirty ? 1 : 0;
+        if (dirty) {
+            ++index.dirty_;
+            index.dirty_sectors_.insert(sector);
+        }
     }
     return index;
 }

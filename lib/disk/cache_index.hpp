@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -78,8 +79,9 @@ class CacheIndex {
     void forget_range(std::uint64_t first, std::uint64_t end);
 
     // Takes up to `limit` dirty slots not being written back already, in
-    // slot order from where the last call stopped, pinned, lowest sector
-    // first: the caller writes them to the disk and then calls
+    // sector order from where the last call stopped (an elevator: what a
+    // client wrote in sequence goes back in sequence, however its slots
+    // lie), pinned, lowest sector first: the caller writes them to the disk and then calls
     // finish_write_back() for each.
     std::vector<SlotOfSector> start_write_back(std::size_t limit);
     // The write-back of `slot` ended; if `written`, what it held is on the
@@ -114,7 +116,8 @@ class CacheIndex {
     std::unordered_map<std::uint64_t, std::uint64_t> by_sector_;  // sector -> slot
     std::vector<std::uint64_t> free_;                             // empty, unpinned
     std::uint64_t hand_ = 0;
-    std::uint64_t write_back_cursor_ = 0;
+    std::uint64_t write_back_cursor_ = 0;    // a sector
+    std::set<std::uint64_t> dirty_sectors_;  // of the dirty slots
     std::uint64_t dirty_ = 0;
     std::uint64_t pinned_ = 0;  // slots with pins > 0
 };

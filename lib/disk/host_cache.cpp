@@ -263,16 +263,19 @@ int HostCache::write_batch(const std::vector<CacheIndex::SlotOfSector>& batch,
             cache_cipher.decrypt(sector, batch[i].sector);
             disk_cipher.encrypt(sector, batch[i].sector);
         }
-        // Runs of consecutive sectors go out as one write (the batch is sorted).
+        // Runs of consecutive sectors go out as one write (the batch is
+        // sorted), all runs at once: a slow store is bound by its latency.
+        std::vector<storage::Storage::Piece> pieces;
         std::size_t run = 0;
         for (std::size_t i = 1; i <= batch.size(); ++i) {
             if (i == batch.size() || batch[i].sector != batch[i - 1].sector + 1) {
-                const std::span<const std::byte> bytes(buffer.data() + run * sector_size_,
-                                                       (i - run) * sector_size_);
-                disk_.store->write_at(bytes, disk_.data_offset + batch[run].sector * sector_size_);
+                pieces.push_back({std::span<const std::byte>(buffer.data() + run * sector_size_,
+                                                             (i - run) * sector_size_),
+                                  disk_.data_offset + batch[run].sector * sector_size_});
                 run = i;
             }
         }
+        disk_.store->write_many(pieces);
         return 0;
     } catch (const std::exception& error) {
         failure = error.what();
@@ -406,7 +409,7 @@ CacheStats HostCache::stats() const {
     const auto elapsed = std::chrono::steady_clock::now() - rate_since_;
     // Quiet for a while: the rate decays instead of standing still.
     stats.write_back_rate =
-        elapsed < 2 * rate_window
+        elapsed < rate_window
             ? write_back_rate_
             : static_cast<double>(rate_bytes_) / std::chrono::duration<double>(elapsed).count();
     stats.problem = problem_;

@@ -24,6 +24,8 @@ class FileStorage final : public Storage {
     std::uint64_t size() const override;
     std::size_t read_at(std::span<std::byte> bytes, std::uint64_t offset) override;
     void write_at(std::span<const std::byte> bytes, std::uint64_t offset) override;
+    // Through a private io_uring, up to 64 pieces in flight.
+    void write_many(std::span<const Piece> pieces) override;
     void sync() override;
 
   private:

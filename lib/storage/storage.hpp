@@ -23,6 +23,18 @@ class Storage {
     // the end). Throws hostcrypt::Error on I/O errors.
     virtual std::size_t read_at(std::span<std::byte> bytes, std::uint64_t offset) = 0;
     virtual void write_at(std::span<const std::byte> bytes, std::uint64_t offset) = 0;
+    struct Piece {
+        std::span<const std::byte> bytes;
+        std::uint64_t offset = 0;
+    };
+    // Writes every piece; a store that can keeps many in flight at once
+    // (a slow or remote store is bound by latency, not bandwidth). Throws
+    // hostcrypt::Error on the first failure.
+    virtual void write_many(std::span<const Piece> pieces) {
+        for (const Piece& piece : pieces) {
+            write_at(piece.bytes, piece.offset);
+        }
+    }
     // Makes every completed write durable.
     virtual void sync() = 0;
 };

@@ -103,6 +103,31 @@ TEST_CASE("a dirty slot is never reused until written back", "[disk][cache_index
     CHECK(index.is_dirty(batch[1].slot));
 }
 
+TEST_CASE("write-back takes dirty sectors in disk order, like an elevator", "[disk][cache_index]") {
+    CacheIndex index(8);
+    // Slots filled in an order unrelated to the sectors they hold.
+    for (const std::uint64_t sector : {40u, 10u, 30u, 11u, 12u, 50u}) {
+        put(index, sector, true, 1);
+    }
+    auto first = index.start_write_back(3);
+    REQUIRE(first.size() == 3);
+    CHECK(first[0].sector == 10);
+    CHECK(first[1].sector == 11);
+    CHECK(first[2].sector == 12);
+    auto second = index.start_write_back(2);
+    REQUIRE(second.size() == 2);
+    CHECK(second[0].sector == 30);
+    CHECK(second[1].sector == 40);
+    for (const auto& taken : first) {
+        index.finish_write_back(taken.slot, true);
+    }
+    put(index, 5, true, 2);  // behind the cursor: taken after wrapping round
+    auto third = index.start_write_back(8);
+    REQUIRE(third.size() == 2);
+    CHECK(third[0].sector == 5);
+    CHECK(third[1].sector == 50);
+}
+
 TEST_CASE("a newer write carries the older unwritten one's sequence", "[disk][cache_index]") {
     CacheIndex index(4);
     put(index, 7, true, 3);
