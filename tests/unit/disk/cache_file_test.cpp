@@ -66,8 +66,8 @@ TEST_CASE("a cache has its own keys, wrapped like its disk's", "[disk][cache_fil
         CHECK(cache.layers[i].kek == test.disk.layers[i].kek);
         CHECK(cache.layers[i].wrapped_dek != test.disk.layers[i].wrapped_dek);
     }
-    const std::vector<std::string> cache_ids = dek_ids_of(test.open().keys);
-    const std::vector<std::string> disk_ids = dek_ids_of(test.state.open_disk("d1").keys());
+    const std::vector<std::string> cache_ids = dek_ids_of(test.open().keys.deks);
+    const std::vector<std::string> disk_ids = dek_ids_of(test.state.open_disk("d1").keys().deks);
     for (const std::string& id : cache_ids) {
         CHECK(std::find(disk_ids.begin(), disk_ids.end(), id) == disk_ids.end());
     }

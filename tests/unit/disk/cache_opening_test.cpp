@@ -63,14 +63,6 @@ struct OpeningTest {
     }
 };
 
-std::vector<std::string> keks_of(const DiskHeader& header) {
-    std::vector<std::string> refs;
-    for (const CipherLayer& layer : header.layers) {
-        refs.push_back(keys::to_string(layer.kek));
-    }
-    return refs;
-}
-
 }  // namespace
 
 TEST_CASE_METHOD(OpeningTest, "a cache is created when there is none", "[disk][cache_opening]") {
@@ -161,7 +153,7 @@ TEST_CASE("a cache's DEKs are re-wrapped to follow its disk's rotated key versio
     {
         OpenedCache opened =
             CacheFile::open(test.path, test.disk, test.state.providers(), "d-cache");
-        deks_before = dek_ids_of(opened.keys);
+        deks_before = dek_ids_of(opened.keys.deks);
         CacheFile::close_clean(*opened.storage, opened.header, opened.index, "d-cache");
     }
     const std::vector<std::string> before = keks_of(test.disk);
@@ -196,11 +188,12 @@ TEST_CASE("a cache's DEKs are re-wrapped to follow its disk's rotated key versio
         CHECK(opened.header.uuid == uuid);
         CHECK(keks_of(opened.header) == after);
         CHECK(opened.index.dirty_slots() == 1);
-        CHECK(dek_ids_of(opened.keys) == deks_before);
+        CHECK(dek_ids_of(opened.keys.deks) == deks_before);
         CHECK(keks_of(test.on_disk()) == after);
         // The re-wrapped DEKs unwrap under the new versions: the same DEKs.
-        CHECK(dek_ids_of(unwrap_disk_keys(test.on_disk(), test.state.providers(), "d-cache")) ==
-              deks_before);
+        CHECK(
+            dek_ids_of(unwrap_disk_keys(test.on_disk(), test.state.providers(), "d-cache").deks) ==
+            deks_before);
         CacheFile::close_clean(*opened.storage, opened.header, opened.index, "d");
     }
     // Once done, nothing more to re-wrap, and the cache opens as before.
@@ -209,7 +202,7 @@ TEST_CASE("a cache's DEKs are re-wrapped to follow its disk's rotated key versio
     CHECK(notice.empty());
     CHECK(keks_of(again.header) == after);
     CHECK(again.index.dirty_slots() == 1);
-    CHECK(dek_ids_of(again.keys) == deks_before);
+    CHECK(dek_ids_of(again.keys.deks) == deks_before);
 }
 
 TEST_CASE("a disk header whose layer names another key version takes its cache along",

@@ -210,13 +210,22 @@ class StateFixture {
 inline const std::vector<keys::EncryptionType> all_encryption_types{
     keys::EncryptionType::platform, keys::EncryptionType::customer, keys::EncryptionType::double_};
 
-// The public ids of `keys`' DEKs, innermost first.
-inline std::vector<std::string> dek_ids_of(const DiskKeys& keys) {
+// The public ids of DEKs, innermost first.
+inline std::vector<std::string> dek_ids_of(const std::vector<crypto::SecureBytes>& deks) {
     std::vector<std::string> ids;
-    for (const crypto::SecureBytes& dek : keys.deks) {
+    for (const crypto::SecureBytes& dek : deks) {
         ids.push_back(dek_id(dek));
     }
     return ids;
+}
+
+// The key that wraps each layer of `header`, innermost first, as text.
+inline std::vector<std::string> keks_of(const DiskHeader& header) {
+    std::vector<std::string> refs;
+    for (const CipherLayer& layer : header.layers) {
+        refs.push_back(keys::to_string(layer.kek));
+    }
+    return refs;
 }
 
 }  // namespace hostcrypt::disk::test
