@@ -150,19 +150,15 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/hostcrypt-cache-bench.XXXXXX")
 daemon_pid=""
 declare -A fuse_pid=()  # FUSE file → nbdfuse pid, for the exit trap
 
+# shellcheck source=bench/lib/processes.sh
+source bench/lib/processes.sh
+
 # SIGTERM, up to LIMIT seconds to go, then SIGKILL; returns the exit status.
 stop_daemon() {
-    local limit=${1:-60} pid=$daemon_pid status=0
+    local limit=${1:-60} pid=$daemon_pid
     daemon_pid=""
     [[ -n $pid ]] || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq $((limit * 10))); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || status=$?
-    return "$status"
+    stop_process "$pid" "$limit"
 }
 
 # Unmounts a FUSE file: nbdfuse then exits, and nbdkit with it. A mount that
@@ -284,18 +280,8 @@ start_hostcryptd() {
         --unix "$work/hostcryptd.sock" --control "$work/control.sock" --direct-io \
         --temp-dir "$work/temp" "${cache_flags[@]}" 2>"$work/hostcryptd.log" &
     daemon_pid=$!
-    for _ in $(seq 600); do
-        kill -0 "$daemon_pid" 2>/dev/null || {
-            cat "$work/hostcryptd.log" >&2
-            die "hostcryptd exited before it was ready"
-        }
-        if [[ -S $work/hostcryptd.sock ]] && grep -q '^hostcryptd: ready' "$work/hostcryptd.log"; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    cat "$work/hostcryptd.log" >&2
-    die "hostcryptd not ready after 60 s"
+    wait_until_serving hostcryptd "$daemon_pid" "$work/hostcryptd.sock" "$work/hostcryptd.log" \
+        "hostcryptd: ready"
 }
 
 uri_of() { echo "nbd+unix:///$1?socket=$work/hostcryptd.sock"; }

@@ -115,17 +115,13 @@ declare -A server_pid=()  # target or server name → pid, for the exit trap
 
 # Sends SIGTERM, gives the server 10 s to go, then SIGKILL. Returns the
 # server's exit status, so hostcryptd's clean shutdown can be checked.
+# shellcheck source=bench/lib/processes.sh
+source bench/lib/processes.sh
+
 stop_server() {
-    local name=$1 pid=${server_pid[$1]} status=0
+    local name=$1 pid=${server_pid[$1]}
     unset "server_pid[$name]"
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || status=$?
-    return "$status"
+    stop_process "$pid" 10
 }
 
 cleanup() {
@@ -139,22 +135,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Waits (at most 60 s) until a server's socket exists, or its log has the
-# line it prints when ready; fails with the log if the server died instead.
+# Waits until a server serves (bench/lib/processes.sh).
 wait_until_ready() {
-    local name=$1 socket=$2 log=$3 ready_line=${4:-}
-    for _ in $(seq 600); do
-        kill -0 "${server_pid[$name]}" 2>/dev/null || {
-            cat "$log" >&2
-            die "$name exited before it was ready"
-        }
-        if [[ -S $socket ]] && { [[ -z $ready_line ]] || grep -q "^$ready_line" "$log"; }; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    cat "$log" >&2
-    die "$name not ready after 60 s"
+    wait_until_serving "$1" "${server_pid[$1]}" "${@:2}"
 }
 
 # ------------------------------------------------------------- the targets --

@@ -263,17 +263,21 @@ io::Task<NbdErrno> write_sectors(Connection& connection, std::span<std::byte> se
         co_return co_await write_disk_sectors(connection, sectors, first);
     }
     const std::uint64_t count = sectors.size() / connection.disk().sector_size();
-    if (cache->mode() == disk::CacheMode::read_write &&
-        count <= cache->slot_count() / largest_cached_write_share) {
-        co_return co_await write_to_cache(connection, sectors, first);
-    }
-    const NbdErrno error = co_await go_around_cache(connection, first, first + count);
-    if (error != NbdErrno::none) {
-        co_return error;
+    if (cache->mode() == disk::CacheMode::read_write) {
+        if (count <= cache->slot_count() / largest_cached_write_share) {
+            co_return co_await write_to_cache(connection, sectors, first);
+        }
+        // Dirty copies of these sectors must neither be read after this
+        // write nor written back over it.
+        const NbdErrno error = co_await go_around_cache(connection, first, first + count);
+        if (error != NbdErrno::none) {
+            co_return error;
+        }
     }
     const NbdErrno written = co_await write_disk_sectors(connection, sectors, first);
-    // Forgotten again: a read that filled the cache while the write ran may
-    // have cached what the disk held before it.
+    // Forgotten once the disk has the write: a read that filled the cache
+    // while the write ran may have cached what the disk held before it (a
+    // read-only cache never holds anything newer than the disk).
     cache->invalidate(first, first + count);
     co_return written;
 }
@@ -284,6 +288,9 @@ io::Task<NbdErrno> go_around_cache(Connection& connection, std::uint64_t first, 
         co_return NbdErrno::none;
     }
     cache->invalidate(first, end);
+    if (cache->mode() == disk::CacheMode::read_only) {
+        co_return NbdErrno::none;  // no write-back to wait for
+    }
     const int result = co_await on_cache_callback(
         connection.reactor(),
         [cache](disk::HostCache::Done done) { cache->when_write_back_idle(std::move(done)); });

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the bench scripts: replaces the section of bench/README.md
 # between `<!-- NAME:begin ... -->` and `<!-- NAME:end -->` (markers
 # included) with the contents of a file, which carries its own markers.
