@@ -30,16 +30,19 @@ std::size_t head_bytes(const nbd::Request& request, std::uint32_t sector_size) n
 
 }  // namespace
 
-void Connection::start(io::Reactor& reactor, ConnectionSet& set, UniqueFd socket, std::string peer,
+void Connection::start(io::Reactor& reactor, std::span<io::Reactor* const> reactors,
+                       ConnectionSet& set, UniqueFd socket, std::string peer,
                        const ExportRegistry& exports, const ConnectionLimits& limits) {
     auto* connection =
-        new Connection(reactor, set, std::move(socket), std::move(peer), exports, limits);
+        new Connection(reactor, reactors, set, std::move(socket), std::move(peer), exports, limits);
     connection->run();
 }
 
-Connection::Connection(io::Reactor& reactor, ConnectionSet& set, UniqueFd socket, std::string peer,
+Connection::Connection(io::Reactor& reactor, std::span<io::Reactor* const> reactors,
+                       ConnectionSet& set, UniqueFd socket, std::string peer,
                        const ExportRegistry& exports, const ConnectionLimits& limits)
     : reactor_(reactor),
+      reactors_(reactors),
       set_(set),
       socket_(std::move(socket)),
       peer_(std::move(peer)),
@@ -135,6 +138,7 @@ io::Task<bool> Connection::negotiate() {
         co_return false;
     }
     label_ += " (" + export_.name + ")";
+    helping_hands_ = std::make_unique<HelpingHands>(reactor_, reactors_, *disk_, limits_.lending);
     log("{}: serving export {}{}", label_, export_.name,
         structured_replies_ ? " with structured replies" : "");
     co_return true;
@@ -211,6 +215,7 @@ io::Task<bool> Connection::transmit() {
         }
         requests_.add();
         bytes_.add(need);
+        reactor_.own_request_began();
         serve_request(*this, *request, error, std::move(buffer), need);
     }
 }
@@ -317,6 +322,7 @@ crypto::CipherStack* Connection::cache_cipher() noexcept {
 void Connection::request_done(std::size_t charged_bytes) noexcept {
     bytes_.done(charged_bytes);
     requests_.done();
+    reactor_.own_request_ended();
 }
 
 void ConnectionSet::remove(Connection& connection) noexcept {
@@ -326,6 +332,7 @@ void ConnectionSet::remove(Connection& connection) noexcept {
 void Connection::refresh_cipher() noexcept {
     if (disk_) {
         cipher();
+        helping_hands_->refresh();
     }
 }
 

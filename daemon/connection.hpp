@@ -22,6 +22,7 @@
 #include "common/unique_fd.hpp"
 #include "crypto/cipher_stack.hpp"
 #include "daemon/export_registry.hpp"
+#include "daemon/helping_hands.hpp"
 #include "daemon/reply_sender.hpp"
 #include "disk/served_disk.hpp"
 #include "io/buffer_pool.hpp"
@@ -37,6 +38,8 @@ struct ConnectionLimits {
     std::size_t max_requests = 128;
     std::size_t max_bytes = std::size_t{96} << 20;
     std::size_t receive_buffer = std::size_t{256} << 10;
+    // Which steps may run on other reactors (daemon/helping_hands.hpp).
+    LendingPolicy lending;
 };
 
 class ConnectionSet;
@@ -44,8 +47,10 @@ class ConnectionSet;
 class Connection {
   public:
     // Starts serving `socket` on `reactor` (call on the reactor's thread).
-    // The connection frees itself when it closes.
-    static void start(io::Reactor& reactor, ConnectionSet& set, UniqueFd socket, std::string peer,
+    // `reactors` are all of the daemon's, which may lend a hand with large
+    // requests. The connection frees itself when it closes.
+    static void start(io::Reactor& reactor, std::span<io::Reactor* const> reactors,
+                      ConnectionSet& set, UniqueFd socket, std::string peer,
                       const ExportRegistry& exports, const ConnectionLimits& limits);
 
     // Stops taking requests: those in flight finish and are answered, then
@@ -66,13 +71,16 @@ class Connection {
     crypto::CipherStack* cipher() noexcept;
     // The same for the disk's host cache: null without one, or while revoked.
     crypto::CipherStack* cache_cipher() noexcept;
+    // Other reactors that may do a large step of a request.
+    HelpingHands& helping_hands() noexcept { return *helping_hands_; }
     // A request ended: its reply is sent (or the connection broke).
     void request_done(std::size_t charged_bytes) noexcept;
     const std::string& label() const noexcept { return label_; }
 
   private:
-    Connection(io::Reactor& reactor, ConnectionSet& set, UniqueFd socket, std::string peer,
-               const ExportRegistry& exports, const ConnectionLimits& limits);
+    Connection(io::Reactor& reactor, std::span<io::Reactor* const> reactors, ConnectionSet& set,
+               UniqueFd socket, std::string peer, const ExportRegistry& exports,
+               const ConnectionLimits& limits);
     ~Connection();
 
     io::DetachedTask run();
@@ -88,6 +96,7 @@ class Connection {
     std::size_t buffer_bytes_for(const nbd::Request& request, bool accepted) const noexcept;
 
     io::Reactor& reactor_;
+    std::span<io::Reactor* const> reactors_;
     ConnectionSet& set_;
     UniqueFd socket_;
     std::string peer_;
@@ -104,6 +113,7 @@ class Connection {
     nbd::ExportInfo export_;
     bool structured_replies_ = false;
     std::unique_ptr<ReplySender> sender_;
+    std::unique_ptr<HelpingHands> helping_hands_;
     io::WaitGroup requests_;
     io::WaitGroup bytes_;
 

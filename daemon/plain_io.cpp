@@ -8,6 +8,7 @@
 #include "daemon/log.hpp"
 #include "daemon/sector_io.hpp"
 #include "disk/sector_codec.hpp"
+#include "io/resume_on.hpp"
 
 namespace hostcrypt::daemon {
 
@@ -90,18 +91,32 @@ io::Task<int> write_slots(Connection& connection, std::span<const std::byte> byt
     co_return 0;
 }
 
+// Both disk steps below run on another reactor when the connection can lend
+// them (daemon/helping_hands.hpp), and come home before they answer.
 io::Task<NbdErrno> read_disk_sectors(Connection& connection, std::span<std::byte> sectors,
                                      std::uint64_t first) {
-    const int result =
-        co_await SectorIo(connection.reactor(), connection.disk()).read(sectors, first);
+    const HelpingHands::Hand hand = connection.helping_hands().borrow(sectors.size());
+    if (hand) {
+        co_await io::resume_on(*hand.reactor);
+    }
+    io::Reactor& reactor = hand ? *hand.reactor : connection.reactor();
+    const int result = co_await SectorIo(reactor, connection.disk()).read(sectors, first);
+    crypto::CipherStack* cipher = hand ? hand.cipher : connection.cipher();
+    if (result >= 0 && cipher != nullptr) {
+        disk::decrypt_sectors(*cipher, sectors, first);
+    }
+    if (hand) {
+        co_await io::resume_on(connection.reactor());
+        connection.helping_hands().give_back(hand);
+    }
     if (result < 0) {
         co_return storage_failure(connection, "read", result);
     }
-    crypto::CipherStack* cipher = connection.cipher();
-    if (cipher == nullptr) {
+    // Revoked meanwhile (checked at home: a helper's cipher may be older):
+    // the plaintext is not sent.
+    if (cipher == nullptr || connection.cipher() == nullptr) {
         co_return NbdErrno::eio;
     }
-    disk::decrypt_sectors(*cipher, sectors, first);
     co_return NbdErrno::none;
 }
 
@@ -247,9 +262,18 @@ io::Task<NbdErrno> write_disk_sectors(Connection& connection, std::span<std::byt
     if (cipher == nullptr) {
         co_return NbdErrno::eio;
     }
+    const HelpingHands::Hand hand = connection.helping_hands().borrow(sectors.size());
+    if (hand) {
+        co_await io::resume_on(*hand.reactor);
+        cipher = hand.cipher;
+    }
     disk::encrypt_sectors(*cipher, sectors, first);
-    const int result =
-        co_await SectorIo(connection.reactor(), connection.disk()).write(sectors, first);
+    io::Reactor& reactor = hand ? *hand.reactor : connection.reactor();
+    const int result = co_await SectorIo(reactor, connection.disk()).write(sectors, first);
+    if (hand) {
+        co_await io::resume_on(connection.reactor());
+        connection.helping_hands().give_back(hand);
+    }
     co_return result < 0 ? storage_failure(connection, "write", result) : NbdErrno::none;
 }
 

@@ -87,6 +87,7 @@ void Server::start() {
     for (unsigned index = 0; index < count; ++index) {
         auto slot = std::make_unique<ReactorSlot>();
         slot->reactor = std::make_unique<io::Reactor>(index);
+        all_reactors_.push_back(slot->reactor.get());
         reactors_.push_back(std::move(slot));
     }
     // Listeners are spread over the reactors; each accepted connection goes
@@ -142,8 +143,8 @@ void Server::hand_over(int socket, std::string peer) {
             ::close(socket);
             return;
         }
-        Connection::start(*target.reactor, target.connections, UniqueFd(socket), std::move(peer),
-                          exports_, limits_);
+        Connection::start(*target.reactor, all_reactors_, target.connections, UniqueFd(socket),
+                          std::move(peer), exports_, limits_);
     });
 }
 

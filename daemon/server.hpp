@@ -71,6 +71,7 @@ class Server {
     ConnectionLimits limits_;
     ExportRegistry exports_;
     std::vector<std::unique_ptr<ReactorSlot>> reactors_;
+    std::vector<io::Reactor*> all_reactors_;  // the same, for connections lending work
     std::vector<Listener> listeners_;
     // Disks no longer offered that connections may still be writing to, so
     // shutdown flushes them too; dropped once no connection holds them.

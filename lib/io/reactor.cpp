@@ -31,15 +31,54 @@ void Reactor::Wakeup::complete(int result, std::uint32_t /*flags*/) {
     reactor_.run_posted();
 }
 
+void Reactor::wake() noexcept {
+    const std::uint64_t one = 1;
+    // An eventfd write of 8 bytes only fails if the counter would overflow,
+    // which a pending read prevents; the wake-up is then already on its way.
+    [[maybe_unused]] const ssize_t written = ::write(wakeup_fd_.get(), &one, sizeof one);
+}
+
 void Reactor::post(std::function<void()> work) {
     {
         std::lock_guard lock(posted_mutex_);
         posted_.push_back(std::move(work));
     }
-    const std::uint64_t one = 1;
-    // An eventfd write of 8 bytes only fails if the counter would overflow,
-    // which a pending read prevents; the wake-up is then already on its way.
-    [[maybe_unused]] const ssize_t written = ::write(wakeup_fd_.get(), &one, sizeof one);
+    wake();
+}
+
+void Reactor::hand_over(Handoff& handoff) noexcept {
+    handed_over_.push(handoff);
+    // Sequentially consistent with wait_for_work(): either this sees the
+    // reactor asleep, or the reactor sees the handoff before it blocks.
+    if (sleeping_.exchange(false, std::memory_order_seq_cst)) {
+        wake();
+    }
+}
+
+bool Reactor::admit_guest(unsigned limit) noexcept {
+    const unsigned before = guests_.fetch_add(1, std::memory_order_seq_cst);
+    // Checked after counting in, against finished()'s order (closing_, then
+    // the count): a guest either sees the reactor closing or is seen by it.
+    if (before >= limit || closing_.load(std::memory_order_seq_cst)) {
+        guest_left();
+        return false;
+    }
+    return true;
+}
+
+void Reactor::guest_left() noexcept {
+    if (guests_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+        closing_.load(std::memory_order_seq_cst)) {
+        wake();  // the last guest was what run() waited for
+    }
+}
+
+bool Reactor::finished() noexcept {
+    if (!stop_requested_ || holds_ != 0) {
+        return false;
+    }
+    closing_.store(true, std::memory_order_seq_cst);
+    return guests_.load(std::memory_order_seq_cst) == 0;
 }
 
 void Reactor::request_stop() {
@@ -71,14 +110,42 @@ void Reactor::run_deferred() {
     }
 }
 
+void Reactor::resume_handed_over() {
+    Handoff* handoff = handed_over_.take_all();
+    while (handoff != nullptr) {
+        // Read before resuming: the node lives in the frame that resumes.
+        Handoff* next = handoff->next;
+        handoff->handle.resume();
+        handoff = next;
+    }
+}
+
+void Reactor::wait_for_work() {
+    if (ring_.has_completions()) {
+        // Work at hand: not a sleep, so nobody need write the eventfd.
+        ring_.submit_and_get_events();
+        return;
+    }
+    sleeping_.store(true, std::memory_order_seq_cst);
+    if (handed_over_.empty()) {
+        ring_.submit_and_wait();
+    } else {
+        // Something was handed over meanwhile: no blocking, but the ring's
+        // completions are still collected so they never starve.
+        ring_.submit_and_get_events();
+    }
+    sleeping_.store(false, std::memory_order_relaxed);
+}
+
 void Reactor::run() {
     ring_.enable_on_this_thread();
     for (;;) {
+        resume_handed_over();
         run_deferred();
         if (finished()) {
             return;
         }
-        ring_.submit_and_wait();
+        wait_for_work();
         ring_.dispatch_completions();
     }
 }

@@ -64,6 +64,13 @@ void Ring::submit_and_wait() {
     }
 }
 
+void Ring::submit_and_get_events() {
+    const int result = io_uring_submit_and_get_events(&ring_);
+    if (result < 0 && result != -EINTR && result != -EAGAIN && result != -EBUSY) {
+        throw_io_error("io_uring_submit_and_get_events failed", -result);
+    }
+}
+
 unsigned Ring::dispatch_completions() {
     unsigned handled = 0;
     io_uring_cqe* cqe = nullptr;

@@ -29,6 +29,10 @@ class Ring {
     io_uring_sqe* prepare(Completion& completion);
     // Submits what is queued and waits for at least one completion.
     void submit_and_wait();
+    // Submits what is queued and collects finished work, without blocking.
+    void submit_and_get_events();
+    // Whether completions are waiting to be dispatched.
+    bool has_completions() noexcept { return io_uring_cq_ready(&ring_) != 0; }
     // Calls each ready completion's target, then marks them seen. Returns
     // how many were handled.
     unsigned dispatch_completions();

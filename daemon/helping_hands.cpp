@@ -1,0 +1,83 @@
+#include "daemon/helping_hands.hpp"
+
+#include <exception>
+
+namespace hostcrypt::daemon {
+
+HelpingHands::HelpingHands(io::Reactor& home, std::span<io::Reactor* const> reactors,
+                           disk::ServedDisk& disk, LendingPolicy policy)
+    : disk_(disk), policy_(policy) {
+    for (io::Reactor* reactor : reactors) {
+        if (reactor != &home) {
+            helpers_.emplace_back().reactor = reactor;
+        }
+    }
+}
+
+HelpingHands::~HelpingHands() = default;
+
+crypto::CipherStack* HelpingHands::current_cipher(Helper& helper) noexcept {
+    const std::uint64_t generation = disk_.keys().generation();
+    if (helper.generation == generation) {
+        return helper.cipher ? &*helper.cipher : nullptr;
+    }
+    if (helper.out != 0) {
+        return nullptr;  // still in use on the helper's thread: not now
+    }
+    helper.cipher.reset();
+    const disk::KeySlot::Snapshot snapshot = disk_.keys().snapshot();
+    if (snapshot.keys) {
+        try {
+            helper.cipher.emplace(snapshot.keys->make_cipher());
+        } catch (const std::exception&) {
+            // Not logged here: the step stays home, where the same failure
+            // is logged and answered with EIO.
+            helper.cipher.reset();
+        }
+    }
+    helper.generation = snapshot.generation;
+    return helper.cipher ? &*helper.cipher : nullptr;
+}
+
+HelpingHands::Hand HelpingHands::borrow(std::size_t bytes) noexcept {
+    if (bytes < policy_.min_bytes) {
+        return {};
+    }
+    for (std::size_t tried = 0; tried < helpers_.size(); ++tried) {
+        const std::size_t index = next_;
+        next_ = (next_ + 1) % helpers_.size();
+        Helper& helper = helpers_[index];
+        if (helper.reactor->own_requests() >= policy_.busy_at) {
+            continue;
+        }
+        crypto::CipherStack* cipher = current_cipher(helper);
+        if (cipher == nullptr) {
+            continue;
+        }
+        if (helper.reactor->admit_guest(policy_.guest_limit)) {
+            ++helper.out;
+            return Hand{.reactor = helper.reactor, .cipher = cipher, .helper = index};
+        }
+    }
+    return {};
+}
+
+void HelpingHands::give_back(const Hand& hand) noexcept {
+    Helper& helper = helpers_[hand.helper];
+    --helper.out;
+    hand.reactor->guest_left();
+    if (helper.out == 0 && helper.generation != disk_.keys().generation()) {
+        helper.cipher.reset();  // keys changed while it was out
+    }
+}
+
+void HelpingHands::refresh() noexcept {
+    const std::uint64_t generation = disk_.keys().generation();
+    for (Helper& helper : helpers_) {
+        if (helper.out == 0 && helper.generation != generation) {
+            helper.cipher.reset();
+        }
+    }
+}
+
+}  // namespace hostcrypt::daemon
