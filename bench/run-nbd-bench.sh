@@ -163,13 +163,21 @@ start_nbdkit_file() {
 # 512-byte sectors (what qemu and dm-crypt's LUKS1 use), created by qemu-img.
 # iter-time only sets how long opening the key slot takes (nbdkit-luks does
 # that on every connection); the data path does not depend on it.
+# qemu-img times PBKDF2 with the thread's CPU clock to pick an iteration
+# count; where that clock ticks coarsely it can read 0 ms and qemu-img gives
+# up ("Unable to get accurate CPU usage"), so a failed attempt is retried.
 create_luks_image() {
-    local image=$1
-    timeout 120 qemu-img create -q -f luks \
-        --object "secret,id=sec0,file=$work/passphrase" \
-        -o key-secret=sec0,cipher-alg=aes-256,cipher-mode=xts,ivgen-alg=plain64 \
-        -o hash-alg=sha256,iter-time=50,preallocation=falloc \
-        "$image" "$size_bytes"
+    local image=$1 attempt
+    for attempt in 1 2 3 4 5; do
+        timeout 120 qemu-img create -q -f luks \
+            --object "secret,id=sec0,file=$work/passphrase" \
+            -o key-secret=sec0,cipher-alg=aes-256,cipher-mode=xts,ivgen-alg=plain64 \
+            -o hash-alg=sha256,iter-time=50,preallocation=falloc \
+            "$image" "$size_bytes" && return 0
+        rm -f "$image"
+        say "qemu-img could not create $image (attempt $attempt of 5)"
+    done
+    die "qemu-img could not create the LUKS image $image"
 }
 
 # nbdkit's file plugin under its luks filter, with nbdkit's defaults.
