@@ -17,6 +17,10 @@ namespace hostcrypt::daemon {
 
 namespace {
 
+// Asked of every accepted unix socket (the kernel doubles it for its own
+// bookkeeping).
+constexpr int unix_send_buffer = 1 << 20;
+
 unsigned reactors_for(unsigned configured) {
     if (configured != 0) {
         return configured;
@@ -127,9 +131,18 @@ io::DetachedTask Server::accept_loop(ReactorSlot& home, Listener& listener) {
             log("{}: accept failed: {}", listener.address.to_string(), std::strerror(-result));
             continue;
         }
+        // Both are tuning: a socket that refuses one works, only slower.
         if (tcp) {
             const int on = 1;
             ::setsockopt(result, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+        } else {
+            // A unix socket holds what its sender's buffer allows, by
+            // default about 208 KiB: not even two 128 KiB replies, so a
+            // reactor keeps re-arming sends while the client drains them.
+            // More room measured 1.2x faster 128k reads on one connection.
+            // (TCP tunes its own buffer, and setting one would stop that.)
+            // The kernel caps it at net.core.wmem_max.
+            ::setsockopt(result, SOL_SOCKET, SO_SNDBUF, &unix_send_buffer, sizeof unix_send_buffer);
         }
         hand_over(result, peer_name(address, listener.address));
     }
