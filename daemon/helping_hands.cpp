@@ -6,11 +6,16 @@ namespace hostcrypt::daemon {
 
 HelpingHands::HelpingHands(io::Reactor& home, std::span<io::Reactor* const> reactors,
                            disk::ServedDisk& disk, LendingPolicy policy)
-    : disk_(disk), policy_(policy) {
+    : home_(home), disk_(disk), policy_(policy) {
     for (io::Reactor* reactor : reactors) {
         if (reactor != &home) {
             helpers_.emplace_back().reactor = reactor;
         }
+    }
+    // Connections of different reactors start their search at different
+    // helpers, so the first choices spread.
+    if (!helpers_.empty()) {
+        next_ = home.index() % helpers_.size();
     }
 }
 
@@ -40,7 +45,7 @@ crypto::CipherStack* HelpingHands::current_cipher(Helper& helper) noexcept {
 }
 
 HelpingHands::Hand HelpingHands::borrow(std::size_t bytes) noexcept {
-    if (bytes < policy_.min_bytes) {
+    if (bytes < policy_.min_bytes || home_.own_requests() < policy_.home_busy_at) {
         return {};
     }
     for (std::size_t tried = 0; tried < helpers_.size(); ++tried) {
@@ -56,7 +61,10 @@ HelpingHands::Hand HelpingHands::borrow(std::size_t bytes) noexcept {
         }
         if (helper.reactor->admit_guest(policy_.guest_limit)) {
             ++helper.out;
-            return Hand{.reactor = helper.reactor, .cipher = cipher, .helper = index};
+            return Hand{.reactor = helper.reactor,
+                        .cipher = cipher,
+                        .helper = index,
+                        .generation = helper.generation};
         }
     }
     return {};

@@ -29,6 +29,10 @@ namespace hostcrypt::daemon {
 struct LendingPolicy {
     // Smaller steps stay home: handing one over would cost more than it saves.
     std::size_t min_bytes = std::size_t{32} << 10;
+    // A step is lent only while home has at least this many requests in
+    // flight: a lone request gains nothing by travelling, and pays two
+    // thread wake-ups in latency.
+    unsigned home_busy_at = 2;
     // Steps a helper may hold at once, from every connection together.
     unsigned guest_limit = 16;
     // A reactor with this many requests of its own in flight is busy: it
@@ -44,6 +48,7 @@ class HelpingHands {
         io::Reactor* reactor = nullptr;
         crypto::CipherStack* cipher = nullptr;
         std::size_t helper = 0;
+        std::uint64_t generation = 0;  // of the disk's keys `cipher` holds
         explicit operator bool() const noexcept { return reactor != nullptr; }
     };
 
@@ -54,9 +59,15 @@ class HelpingHands {
     HelpingHands& operator=(const HelpingHands&) = delete;
     ~HelpingHands();
 
-    // A helper for a step of `bytes`, if one has time and the disk's keys
-    // are usable.
+    // A helper for a step of `bytes`, if home has other requests to get on
+    // with, a helper has time, and the disk's keys are usable.
     Hand borrow(std::size_t bytes) noexcept;
+    // Any thread: whether the disk's keys are still those of `hand` (the
+    // helper checks before it encrypts or decrypts: a revocation while the
+    // step travelled leaves the decision to home).
+    bool keys_unchanged(const Hand& hand) const noexcept {
+        return disk_.keys().generation() == hand.generation;
+    }
     // After the step came home.
     void give_back(const Hand& hand) noexcept;
     // Drops the ciphers of keys no longer current (none is out).
@@ -72,6 +83,7 @@ class HelpingHands {
 
     crypto::CipherStack* current_cipher(Helper& helper) noexcept;
 
+    io::Reactor& home_;
     disk::ServedDisk& disk_;
     LendingPolicy policy_;
     std::vector<Helper> helpers_;

@@ -101,9 +101,12 @@ io::Task<NbdErrno> read_disk_sectors(Connection& connection, std::span<std::byte
     }
     io::Reactor& reactor = hand ? *hand.reactor : connection.reactor();
     const int result = co_await SectorIo(reactor, connection.disk()).read(sectors, first);
-    crypto::CipherStack* cipher = hand ? hand.cipher : connection.cipher();
-    if (result >= 0 && cipher != nullptr) {
-        disk::decrypt_sectors(*cipher, sectors, first);
+    // Decrypted where it was read, unless the keys changed while the step
+    // travelled: then home decides with the keys it has now.
+    bool decrypted = false;
+    if (result >= 0 && hand && connection.helping_hands().keys_unchanged(hand)) {
+        disk::decrypt_sectors(*hand.cipher, sectors, first);
+        decrypted = true;
     }
     if (hand) {
         co_await io::resume_on(connection.reactor());
@@ -112,10 +115,12 @@ io::Task<NbdErrno> read_disk_sectors(Connection& connection, std::span<std::byte
     if (result < 0) {
         co_return storage_failure(connection, "read", result);
     }
-    // Revoked meanwhile (checked at home: a helper's cipher may be older):
-    // the plaintext is not sent.
-    if (cipher == nullptr || connection.cipher() == nullptr) {
-        co_return NbdErrno::eio;
+    crypto::CipherStack* cipher = connection.cipher();
+    if (cipher == nullptr) {
+        co_return NbdErrno::eio;  // revoked meanwhile: nothing is sent
+    }
+    if (!decrypted) {
+        disk::decrypt_sectors(*cipher, sectors, first);
     }
     co_return NbdErrno::none;
 }
@@ -265,15 +270,26 @@ io::Task<NbdErrno> write_disk_sectors(Connection& connection, std::span<std::byt
     const HelpingHands::Hand hand = connection.helping_hands().borrow(sectors.size());
     if (hand) {
         co_await io::resume_on(*hand.reactor);
-        cipher = hand.cipher;
-    }
-    disk::encrypt_sectors(*cipher, sectors, first);
-    io::Reactor& reactor = hand ? *hand.reactor : connection.reactor();
-    const int result = co_await SectorIo(reactor, connection.disk()).write(sectors, first);
-    if (hand) {
+        if (connection.helping_hands().keys_unchanged(hand)) {
+            disk::encrypt_sectors(*hand.cipher, sectors, first);
+            const int result =
+                co_await SectorIo(*hand.reactor, connection.disk()).write(sectors, first);
+            co_await io::resume_on(connection.reactor());
+            connection.helping_hands().give_back(hand);
+            co_return result < 0 ? storage_failure(connection, "write", result) : NbdErrno::none;
+        }
+        // The keys changed while the step travelled: home writes it, with
+        // the keys it has now, or answers EIO if they are revoked.
         co_await io::resume_on(connection.reactor());
         connection.helping_hands().give_back(hand);
+        cipher = connection.cipher();
+        if (cipher == nullptr) {
+            co_return NbdErrno::eio;
+        }
     }
+    disk::encrypt_sectors(*cipher, sectors, first);
+    const int result =
+        co_await SectorIo(connection.reactor(), connection.disk()).write(sectors, first);
     co_return result < 0 ? storage_failure(connection, "write", result) : NbdErrno::none;
 }
 

@@ -111,15 +111,18 @@ class Reactor {
     std::uint64_t holds_ = 0;
     bool stop_requested_ = false;  // reactor thread only; set through post()
 
-    HandoffInbox handed_over_;
+    // Written by other threads: on cache lines of their own, away from the
+    // fields above that only this thread touches.
+    alignas(64) HandoffInbox handed_over_;
     // True while the thread is (about to be) blocked in the ring: whoever
     // hands over a coroutine then writes the eventfd. Together with the
     // inbox's own check before blocking, no hand-over is ever left waiting.
     std::atomic<bool> sleeping_{false};
-    std::atomic<unsigned> guests_{0};
-    std::atomic<unsigned> own_requests_{0};
+    alignas(64) std::atomic<unsigned> guests_{0};
     // Set once run() wants to return: no new guest is admitted after it.
     std::atomic<bool> closing_{false};
+    // Written by this thread, read by others.
+    alignas(64) std::atomic<unsigned> own_requests_{0};
 };
 
 }  // namespace hostcrypt::io

@@ -7,7 +7,10 @@
 // for the reply (daemon/helping_hands.hpp).
 //
 // The coroutine must come back to the thread it started on before it ends:
-// its frame belongs to that thread's FramePool.
+// its frame belongs to that thread's FramePool. And it may only go to a
+// reactor that admitted it as a guest (Reactor::admit_guest) and stays
+// counted until it is back: a reactor returns from run() once it has no
+// guests, and a coroutine handed to it after that would never resume.
 
 #include <coroutine>
 

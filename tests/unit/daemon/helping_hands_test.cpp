@@ -34,6 +34,9 @@ struct Lending {
         state.add_set("set", type);
         state.create_disk("lent", "set", 1 << 20, sector_size);
         disk = disk::ServedDisk::open(state.catalog().get("lent"), state.providers(), {}, nullptr);
+        // Home has other requests to get on with (the policy's default).
+        home.own_request_began();
+        home.own_request_began();
     }
 };
 
@@ -78,6 +81,14 @@ TEST_CASE("small steps, a lone reactor and a busy or full helper keep the step h
     SECTION("a step smaller than the policy's minimum") {
         CHECK_FALSE(hands.borrow(policy.min_bytes - 1));
         const HelpingHands::Hand hand = hands.borrow(policy.min_bytes);
+        CHECK(hand);
+        hands.give_back(hand);
+    }
+    SECTION("home has nothing else to do") {
+        lending.home.own_request_ended();
+        CHECK_FALSE(hands.borrow(large));
+        lending.home.own_request_began();
+        const HelpingHands::Hand hand = hands.borrow(large);
         CHECK(hand);
         hands.give_back(hand);
     }
@@ -146,4 +157,44 @@ TEST_CASE("a helper's cipher is not rebuilt while a step still uses it",
     REQUIRE(next);
     CHECK(sealed_by(*next.cipher) == sealed_by_current_keys(*lending.disk));
     hands.give_back(next);
+}
+
+TEST_CASE("a step out when the keys are revoked sees it and nothing more is lent",
+          "[daemon][helping_hands]") {
+    Lending lending;
+    HelpingHands hands(lending.home, lending.reactors, *lending.disk, {});
+    const HelpingHands::Hand out = hands.borrow(large);
+    REQUIRE(out);
+    CHECK(hands.keys_unchanged(out));
+
+    lending.disk->keys().revoke("the customer key was disabled");
+    CHECK_FALSE(hands.keys_unchanged(out));  // the helper leaves it to home
+    CHECK_FALSE(hands.borrow(large));
+    hands.give_back(out);
+    CHECK_FALSE(hands.borrow(large));
+}
+
+TEST_CASE("steps go to the helpers in turn, past a busy one", "[daemon][helping_hands]") {
+    Lending lending;
+    io::Reactor third{2};
+    const std::vector<io::Reactor*> reactors{&lending.home, &lending.helper, &third};
+    HelpingHands hands(lending.home, reactors, *lending.disk, {});
+
+    const HelpingHands::Hand first = hands.borrow(large);
+    const HelpingHands::Hand second = hands.borrow(large);
+    REQUIRE(first);
+    REQUIRE(second);
+    CHECK(first.reactor != second.reactor);
+    hands.give_back(first);
+    hands.give_back(second);
+
+    for (unsigned i = 0; i < LendingPolicy{}.busy_at; ++i) {
+        third.own_request_began();
+    }
+    for (int i = 0; i < 3; ++i) {
+        const HelpingHands::Hand hand = hands.borrow(large);
+        REQUIRE(hand);
+        CHECK(hand.reactor == &lending.helper);
+        hands.give_back(hand);
+    }
 }
