@@ -6,6 +6,8 @@
 #include <exception>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <string>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -103,7 +105,12 @@ void Server::start() {
     }
     for (auto& slot : reactors_) {
         io::Reactor& reactor = *slot->reactor;
-        slot->thread = std::thread([&reactor] { reactor.run(); });
+        slot->thread = std::thread([&reactor] {
+            // Named for top -H, perf and gdb: "reactor 0", "reactor 1", ...
+            const std::string name = "reactor " + std::to_string(reactor.index());
+            ::pthread_setname_np(::pthread_self(), name.c_str());
+            reactor.run();
+        });
     }
     started_ = true;
 }
