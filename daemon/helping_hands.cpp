@@ -35,9 +35,8 @@ crypto::CipherStack* HelpingHands::current_cipher(Helper& helper) noexcept {
         try {
             helper.cipher.emplace(snapshot.keys->make_cipher());
         } catch (const std::exception&) {
-            // Not logged here: the step stays home, where the same failure
-            // is logged and answered with EIO.
-            helper.cipher.reset();
+            // Not logged here (the optional stays empty): the step stays
+            // home, where the same failure is logged and answered with EIO.
         }
     }
     helper.generation = snapshot.generation;
@@ -74,17 +73,18 @@ void HelpingHands::give_back(const Hand& hand) noexcept {
     Helper& helper = helpers_[hand.helper];
     --helper.out;
     hand.reactor->guest_left();
-    if (helper.out == 0 && helper.generation != disk_.keys().generation()) {
-        helper.cipher.reset();  // keys changed while it was out
-    }
+    drop_if_stale(helper);  // the keys may have changed while it was out
 }
 
 void HelpingHands::refresh() noexcept {
-    const std::uint64_t generation = disk_.keys().generation();
     for (Helper& helper : helpers_) {
-        if (helper.out == 0 && helper.generation != generation) {
-            helper.cipher.reset();
-        }
+        drop_if_stale(helper);
+    }
+}
+
+void HelpingHands::drop_if_stale(Helper& helper) noexcept {
+    if (helper.out == 0 && helper.generation != disk_.keys().generation()) {
+        helper.cipher.reset();
     }
 }
 

@@ -82,6 +82,8 @@ class HelpingHands {
     };
 
     crypto::CipherStack* current_cipher(Helper& helper) noexcept;
+    // Drops a cipher of keys no longer current once no step uses it.
+    void drop_if_stale(Helper& helper) noexcept;
 
     io::Reactor& home_;
     disk::ServedDisk& disk_;
