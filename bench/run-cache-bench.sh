@@ -152,6 +152,8 @@ declare -A fuse_pid=()  # FUSE file → nbdfuse pid, for the exit trap
 
 # shellcheck source=bench/lib/processes.sh
 source bench/lib/processes.sh
+# shellcheck source=bench/lib/readme-section.sh
+source bench/lib/readme-section.sh
 
 # SIGTERM, up to LIMIT seconds to go, then SIGKILL; returns the exit status.
 stop_daemon() {
@@ -513,30 +515,19 @@ for mode in modes:
 EOF
 )
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 versions="$(nbdkit --version), $(nbdfuse --version | head -1), $(fio --version)"
 commit=$(git -C "$(dirname "$hostcryptd")" describe --always --dirty 2>/dev/null || echo unknown)
 section=$work/section.md
-{
-    echo "<!-- cache-bench:begin (written by bench/run-cache-bench.sh) -->"
-    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`bench/run-cache-bench.sh${command_line[*]:+ ${command_line[*]}}\`"
-    echo "(hostcrypt $commit; ${delay_ms} ms per request on the slow store; $disk_size disks, $cache_size caches,"
-    echo "$working_set working set; ${runtime} s per job after ${ramp} s ramp-up)"
-    echo "on $cpu, $(nproc) cores, Linux $(uname -r), $versions; load average $load before the run."
-    echo
-    echo "$table"
-    echo "<!-- cache-bench:end -->"
-} >"$section"
+bench_section cache-bench run-cache-bench.sh \
+    "(hostcrypt $commit; ${delay_ms} ms per request on the slow store; $disk_size disks, $cache_size caches,
+$working_set working set; ${runtime} s per job after ${ramp} s ramp-up)" \
+    "$versions" "$load" "$table" "${command_line[@]}" >"$section"
 
 echo "$table"
-readme=bench/README.md
+why_not=""
 if ((!write_readme)); then
-    say "not writing $readme (--no-write or --quick)"
+    why_not="--no-write or --quick"
 elif ((!all_modes)); then
-    say "not writing $readme: not every cache mode was measured"
-else
-    # shellcheck source=bench/lib/readme-section.sh
-    source bench/lib/readme-section.sh
-    replace_readme_section cache-bench "$section" || die "cannot write the table"
-    say "wrote the table into $readme"
+    why_not="not every cache mode was measured"
 fi
+publish_bench_section cache-bench "$section" run-cache-bench "$why_not" || die "cannot write the table"

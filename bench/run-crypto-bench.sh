@@ -12,19 +12,11 @@ cmake --preset release >/dev/null
 cmake --build --preset release --target crypto_bench >/dev/null
 
 table=$(./build/release/bench/crypto_bench "$@")
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-section=$(mktemp)
-{
-    echo "<!-- crypto-bench:begin (written by bench/run-crypto-bench.sh) -->"
-    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`bench/run-crypto-bench.sh${*:+ $*}\`"
-    echo "on $cpu, $(nproc) cores, Linux $(uname -r), $(openssl version | cut -d' ' -f1-2)."
-    echo
-    echo "$table"
-    echo "<!-- crypto-bench:end -->"
-} >"$section"
-
 # shellcheck source=bench/lib/readme-section.sh
 source bench/lib/readme-section.sh
+section=$(mktemp)
+bench_section crypto-bench run-crypto-bench.sh "" "$(openssl version | cut -d' ' -f1-2)" "" \
+    "$table" "$@" >"$section"
 replace_readme_section crypto-bench "$section" || exit 1
 rm -f "$section"
 echo "$table"

@@ -117,6 +117,8 @@ declare -A server_pid=()  # target or server name → pid, for the exit trap
 # server's exit status, so hostcryptd's clean shutdown can be checked.
 # shellcheck source=bench/lib/processes.sh
 source bench/lib/processes.sh
+# shellcheck source=bench/lib/readme-section.sh
+source bench/lib/readme-section.sh
 
 stop_server() {
     local name=$1 pid=${server_pid[$1]}
@@ -410,28 +412,17 @@ for target in present:
 EOF
 )
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 versions="$(nbdkit --version), $(qemu-nbd --version | head -1 | cut -d' ' -f1-2), $(fio --version)"
 section=$work/section.md
-{
-    echo "<!-- nbd-bench:begin (written by bench/run-nbd-bench.sh) -->"
-    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') with \`bench/run-nbd-bench.sh${command_line[*]:+ ${command_line[*]}}\`"
-    echo "($trials trials of ${runtime} s per job and target, $size disks, hostcrypt sector size $sector_size)"
-    echo "on $cpu, $(nproc) cores, Linux $(uname -r), $versions; load average $load before the run."
-    echo
-    echo "$table"
-    echo "<!-- nbd-bench:end -->"
-} >"$section"
+bench_section nbd-bench run-nbd-bench.sh \
+    "($trials trials of ${runtime} s per job and target, $size disks, hostcrypt sector size $sector_size)" \
+    "$versions" "$load" "$table" "${command_line[@]}" >"$section"
 
 echo "$table"
-readme=bench/README.md
+why_not=""
 if ((!write_readme)); then
-    say "not writing $readme (--no-write or --quick)"
+    why_not="--no-write or --quick"
 elif ((!with_hostcrypt)); then
-    say "not writing $readme: the table has no hostcrypt rows"
-else
-    # shellcheck source=bench/lib/readme-section.sh
-    source bench/lib/readme-section.sh
-    replace_readme_section nbd-bench "$section" || die "cannot write the table"
-    say "wrote the table into $readme"
+    why_not="the table has no hostcrypt rows"
 fi
+publish_bench_section nbd-bench "$section" run-nbd-bench "$why_not" || die "cannot write the table"
