@@ -181,6 +181,12 @@ class CacheTest(IntegrationTest):
             self.assertLess(time.monotonic(), deadline, f"{disk}'s cache is not {what}: {cache}")
             time.sleep(0.1)
 
+    def wait_until_held_dirty(self, nbytes, disk="data"):
+        """Waits until the disk's cache holds `nbytes` dirty and reports its
+        write-back failing (under hold_write_back)."""
+        return self.wait_for_cache(lambda c: c["dirty_bytes"] == nbytes and "problem" in c,
+                                   f"holding {nbytes} bytes dirty", disk)
+
     def hold_write_back(self, disk="data"):
         """Makes the disk's backing file immutable (chattr +i): the daemon's
         writes to it fail with EPERM, so a read-write cache's write-back
@@ -654,7 +660,7 @@ class CacheKeyRotation(CacheTest):
         held = self.hold_write_back()
         data = pattern(1 * MiB, 26)
         write_in_chunks(h, data, 0)
-        self.wait_for_cache(lambda c: c["dirty_bytes"] == len(data) and "problem" in c, "dirty")
+        self.wait_until_held_dirty(len(data))
         self.stop_daemon()
         self.release_write_back(held)
         self.run_cli("platform", "rotate")  # offline: re-wraps the disk's outer layer
@@ -671,7 +677,7 @@ class CacheKeyRotation(CacheTest):
         held = self.hold_write_back()
         data = pattern(1 * MiB, 28)
         write_in_chunks(h, data, 0)
-        self.wait_for_cache(lambda c: c["dirty_bytes"] == len(data) and "problem" in c, "dirty")
+        self.wait_until_held_dirty(len(data))
         self.stop_daemon()
         self.release_write_back(held)
         self.assertTrue(os.path.exists(self.cache_file(directory=elsewhere)))
@@ -688,7 +694,7 @@ class CacheKeyRotation(CacheTest):
         held = self.hold_write_back()
         data = pattern(1 * MiB, 27)
         write_in_chunks(h, data, 0)
-        self.wait_for_cache(lambda c: c["dirty_bytes"] == len(data) and "problem" in c, "dirty")
+        self.wait_until_held_dirty(len(data))
         self.run_cli("vault", "key", "disable", "app-key")
         self.wait_for_key_state("data", "revoked", timeout=15 * TIME_SCALE)
         self.release_write_back(held)  # the disk's header can be re-wrapped
@@ -755,8 +761,7 @@ class CacheCorruptIndex(CacheTest):
         else:
             held = self.hold_write_back()
             write_in_chunks(h, data, 0)  # dirty, and stays so
-            self.wait_for_cache(lambda c: c["dirty_bytes"] == len(data) and "problem" in c,
-                                "holding all of it dirty")
+            self.wait_until_held_dirty(len(data))
             self.stop_daemon()
             self.release_write_back(held)
         header = read_header(self.cache_file())
