@@ -15,7 +15,9 @@ table=$(./build/release/bench/crypto_bench "$@")
 # shellcheck source=bench/lib/readme-section.sh
 source bench/lib/readme-section.sh
 section=$(mktemp)
-bench_section crypto-bench run-crypto-bench.sh "" "$(openssl version | cut -d' ' -f1-2)" "" \
+engine=$(./build/release/bench/crypto_bench --engine)
+bench_section crypto-bench run-crypto-bench.sh "" \
+    "$(openssl version | cut -d' ' -f1-2), sector cipher in $engine" "" \
     "$table" "$@" >"$section"
 replace_readme_section crypto-bench "$section" || exit 1
 rm -f "$section"

@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "crypto/gcrypt_handles.hpp"
 #include "daemon/command_line.hpp"
 #include "daemon/control_plane.hpp"
 #include "daemon/log.hpp"
@@ -76,6 +77,7 @@ int serve(const hostcrypt::daemon::DaemonConfig& config) {
     Server server(config);
     std::optional<ControlPlane> control;
     try {
+        log("sector cipher: AES-256-XTS in {}", hostcrypt::crypto::gcrypt_description());
         control.emplace(config, server);
         control->load_catalog();
         server.start();

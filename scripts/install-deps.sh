@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
     # build
     g++ cmake ninja-build pkg-config
-    libssl-dev liburing-dev libfmt-dev libnbd-dev libsystemd-dev
+    libssl-dev libgcrypt20-dev liburing-dev libfmt-dev libnbd-dev libsystemd-dev
     nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
     # test: unit, cross-checks and the real NBD clients the daemon is driven by
     catch2 clang-format openssl python3 python3-cryptography

@@ -12,7 +12,7 @@ enum class CryptoErrc {
     invalid_argument,       // lengths, sector sizes, layer counts
     authentication_failed,  // an unwrap or open with the wrong key, or a tampered blob
     system,                 // the OS refused (mlock, mmap, madvise, getrandom)
-    library,                // OpenSSL failed where it should not
+    library,                // OpenSSL or libgcrypt failed where it should not
 };
 
 class CryptoError : public Error {
