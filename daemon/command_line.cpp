@@ -49,6 +49,8 @@ struct Flags {
     unsigned reactors = 0;
     bool direct_io = false;
     bool no_direct_io = false;
+    bool lending = false;
+    bool no_lending = false;
     bool read_only = false;
     std::string platform_key_max_age;
     std::string control_socket;
@@ -66,6 +68,7 @@ struct Overrides {
     std::vector<ListenAddress> listeners;
     std::optional<unsigned> reactors;
     std::optional<bool> direct_io;
+    std::optional<bool> lending;
     std::optional<bool> read_only;
     bool platform_key_max_age_given = false;
     std::optional<std::chrono::seconds> platform_key_max_age;
@@ -143,6 +146,9 @@ Overrides overrides_of(const CLI::App& app, const Flags& flags) {
     }
     if (flags.read_only) {
         overrides.read_only = true;
+    }
+    if (flags.lending || flags.no_lending) {
+        overrides.lending = flags.lending;
     }
     if (given("--platform-key-max-age")) {
         overrides.platform_key_max_age_given = true;
@@ -226,6 +232,12 @@ std::variant<DaemonConfig, ExitRequest> parse_command_line(
     app.add_flag("--no-direct-io", flags.no_direct_io, "open backing stores through the page cache")
         ->excludes(direct_io);
     app.add_flag("--read-only", flags.read_only, "serve every export read-only (default: off)");
+    CLI::Option* lending =
+        app.add_flag("--lending", flags.lending,
+                     "let a connection's large reads and writes be en- or decrypted on idle "
+                     "reactors (default: on)");
+    app.add_flag("--no-lending", flags.no_lending, "keep each connection's work on its own reactor")
+        ->excludes(lending);
     app.add_option("--platform-key-max-age", flags.platform_key_max_age,
                    "rotate the platform key once its newest version is this old: a whole "
                    "number with s, m, h or d, or off (default 90d)")
@@ -268,6 +280,7 @@ std::variant<DaemonConfig, ExitRequest> parse_command_line(
     config.reactors = overrides.reactors.value_or(config.reactors);
     config.direct_io = overrides.direct_io.value_or(config.direct_io);
     config.read_only = overrides.read_only.value_or(config.read_only);
+    config.lending = overrides.lending.value_or(config.lending);
     if (overrides.platform_key_max_age_given) {
         config.platform_key_max_age = overrides.platform_key_max_age;
     }

@@ -77,6 +77,8 @@ class FileReader {
                 config.state_directory = read_absolute_path(node, "state_directory");
             } else if (key == "reactors") {
                 config.reactors = read_reactors(node);
+            } else if (key == "lending") {
+                config.lending = expect<bool>(node, "lending", "true or false").get();
             } else if (key == "listen") {
                 config.listeners =
                     read_listen(expect<toml::table>(node, "listen", "a table ([listen])"));
@@ -89,7 +91,8 @@ class FileReader {
                              config.control);
             } else {
                 unknown_key(node, key.str(),
-                            "the top level takes state_directory, reactors and the tables "
+                            "the top level takes state_directory, reactors, lending and the "
+                            "tables "
                             "[listen], [storage], [keys] and [control]");
             }
         }

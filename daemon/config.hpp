@@ -46,6 +46,9 @@ struct DaemonConfig {
     std::filesystem::path state_directory = "/var/lib/hostcrypt";
     // Reactor threads; 0 = one per online CPU.
     unsigned reactors = 0;
+    // Whether a connection's large steps may run on other reactors
+    // (daemon/helping_hands.hpp); false keeps each connection on its own.
+    bool lending = true;
     // Never empty once loaded: with none configured, {default_listener()}.
     // No address appears twice (a second bind would fail at start-up).
     std::vector<ListenAddress> listeners;

@@ -44,7 +44,8 @@ crypto::CipherStack* HelpingHands::current_cipher(Helper& helper) noexcept {
 }
 
 HelpingHands::Hand HelpingHands::borrow(std::size_t bytes) noexcept {
-    if (bytes < policy_.min_bytes || home_.own_requests() < policy_.home_busy_at) {
+    if (!policy_.enabled || bytes < policy_.min_bytes ||
+        home_.own_requests() < policy_.home_busy_at) {
         return {};
     }
     for (std::size_t tried = 0; tried < helpers_.size(); ++tried) {

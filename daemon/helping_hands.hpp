@@ -27,6 +27,8 @@
 namespace hostcrypt::daemon {
 
 struct LendingPolicy {
+    // false: nothing is lent, and no helper cipher is built.
+    bool enabled = true;
     // Smaller steps stay home: handing one over would cost more than it saves.
     std::size_t min_bytes = std::size_t{32} << 10;
     // A step is lent only while home has at least this many requests in

@@ -48,7 +48,9 @@ std::string peer_name(const sockaddr_storage& address, const ListenAddress& list
 
 }  // namespace
 
-Server::Server(DaemonConfig config) : config_(std::move(config)) {}
+Server::Server(DaemonConfig config) : config_(std::move(config)) {
+    limits_.lending.enabled = config_.lending;
+}
 
 Server::~Server() {
     if (started_) {

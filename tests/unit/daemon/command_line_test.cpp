@@ -106,6 +106,15 @@ TEST_CASE_METHOD(CommandLineTest, "option --direct-io turns on what the file lea
     CHECK_FALSE(config({}).direct_io);
 }
 
+TEST_CASE_METHOD(CommandLineTest, "options --no-lending and --lending override the file",
+                 "[command-line]") {
+    CHECK_FALSE(config({"--no-lending"}).lending);
+    CHECK(config({}).lending);
+    write_file("etc-hostcryptd.toml", "lending = false\n");
+    CHECK_FALSE(config({}).lending);
+    CHECK(config({"--lending"}).lending);
+}
+
 TEST_CASE_METHOD(CommandLineTest, "option --read-only serves every export read-only",
                  "[command-line]") {
     CHECK(config({"--read-only"}).read_only);

@@ -59,6 +59,7 @@ TEST_CASE("an empty config keeps every default", "[config]") {
     const DaemonConfig config = parse_config("", "empty.toml");
     CHECK(config.state_directory == "/var/lib/hostcrypt");
     CHECK(config.reactors == 0);
+    CHECK(config.lending);
     CHECK(addresses(config.listeners) == Texts{"unix:/run/hostcrypt/nbd.sock"});
     CHECK(config.listeners == std::vector{default_listener()});
     CHECK_FALSE(config.direct_io);
@@ -74,6 +75,7 @@ TEST_CASE("every key of the config is read", "[config]") {
     const DaemonConfig config = parse_config(R"(
 state_directory = "/srv/hostcrypt"
 reactors = 4
+lending = false
 [listen]
 unix = ["/run/a.sock", "/run/b.sock"]
 tcp = ["10.0.0.1:10809", "[::1]:10810", "10811", "0.0.0.0:1", "[::]:65535"]
@@ -88,6 +90,7 @@ platform_key_max_age = "12h"
                                              "full.toml");
     CHECK(config.state_directory == "/srv/hostcrypt");
     CHECK(config.reactors == 4);
+    CHECK_FALSE(config.lending);
     CHECK(addresses(config.listeners) ==
           Texts{"unix:/run/a.sock", "unix:/run/b.sock", "tcp:10.0.0.1:10809", "tcp:[::1]:10810",
                 "tcp:127.0.0.1:10811", "tcp:0.0.0.0:1", "tcp:[::]:65535"});
@@ -184,7 +187,8 @@ TEST_CASE("config that is not TOML names the place", "[config][errors]") {
 TEST_CASE("unknown keys are refused with the keys each table takes", "[config][errors]") {
     check_refused("\n\nreactor = 4", ConfigErrc::unknown_key,
                   "test.toml:3: unknown key \"reactor\"; the top level takes state_directory, "
-                  "reactors and the tables [listen], [storage], [keys] and [control]");
+                  "reactors, lending and the tables [listen], [storage], [keys] and "
+                  "[control]");
     check_refused("[listen]\nunix = [\"/x\"]\nudp = [\"1\"]", ConfigErrc::unknown_key,
                   "test.toml:3: unknown key \"listen.udp\"; [listen] takes unix and tcp");
     check_refused("[storage]\ndirectio = true", ConfigErrc::unknown_key,
@@ -195,7 +199,8 @@ TEST_CASE("unknown keys are refused with the keys each table takes", "[config][e
                   "check_interval, revocation_grace and unreachable_tolerance");
     check_refused("[daemon]\nreactors = 4", ConfigErrc::unknown_key,
                   "test.toml:1: unknown key \"daemon\"; the top level takes state_directory, "
-                  "reactors and the tables [listen], [storage], [keys] and [control]");
+                  "reactors, lending and the tables [listen], [storage], [keys] and "
+                  "[control]");
 }
 
 TEST_CASE("values of the wrong type are refused with the type expected", "[config][errors]") {
@@ -224,6 +229,8 @@ TEST_CASE("values of the wrong type are refused with the type expected", "[confi
                   "[\"127.0.0.1:10809\"], not a table");
     check_refused("storage = []", ConfigErrc::wrong_type,
                   "test.toml:1: storage must be a table ([storage]), not an array");
+    check_refused("lending = \"no\"", ConfigErrc::wrong_type,
+                  "test.toml:1: lending must be true or false, not a string");
     check_refused("[storage]\ndirect_io = \"yes\"", ConfigErrc::wrong_type,
                   "test.toml:2: storage.direct_io must be true or false, not a string");
     check_refused("keys = 1", ConfigErrc::wrong_type,

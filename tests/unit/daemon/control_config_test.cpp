@@ -136,7 +136,8 @@ TEST_CASE("unknown keys of [control] and [control.roles] are refused",
 TEST_CASE("the top level and [keys] name their new keys when refusing others", "[config][errors]") {
     check_refused("contrl = 1", ConfigErrc::unknown_key,
                   "test.toml:1: unknown key \"contrl\"; the top level takes state_directory, "
-                  "reactors and the tables [listen], [storage], [keys] and [control]");
+                  "reactors, lending and the tables [listen], [storage], [keys] and "
+                  "[control]");
     check_refused("[keys]\ngrace = \"1h\"", ConfigErrc::unknown_key,
                   "test.toml:2: unknown key \"keys.grace\"; [keys] takes platform_key_max_age, "
                   "check_interval, revocation_grace and unreachable_tolerance");

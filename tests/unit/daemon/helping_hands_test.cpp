@@ -72,6 +72,15 @@ TEST_CASE("a large step is lent to the other reactor with the disk's cipher",
     hands.give_back(hand);
 }
 
+TEST_CASE("with lending switched off every step stays home", "[daemon][helping_hands]") {
+    Lending lending;
+    HelpingHands hands(lending.home, lending.reactors, *lending.disk, {.enabled = false});
+    CHECK_FALSE(hands.borrow(large));
+    // The helper took no guest: a limit of one still admits the next.
+    CHECK(lending.helper.admit_guest(1));
+    lending.helper.guest_left();
+}
+
 TEST_CASE("small steps, a lone reactor and a busy or full helper keep the step home",
           "[daemon][helping_hands]") {
     Lending lending;
