@@ -12,6 +12,7 @@
 #include "crypto/crypto_error.hpp"
 #include "disk/disk_error.hpp"
 #include "keys/keys_error.hpp"
+#include "keys/keys_string_makers.hpp"
 
 using namespace hostcrypt::control;
 using Catch::Matchers::Equals;

@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "keys/keys_string_makers.hpp"
+
 using namespace hostcrypt::daemon;
 using namespace std::chrono_literals;
 using Catch::Matchers::Contains;

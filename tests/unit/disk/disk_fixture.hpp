@@ -30,6 +30,7 @@
 #include "keys/encryption_set.hpp"
 #include "keys/key_providers.hpp"
 #include "keys/keys_error.hpp"
+#include "keys/keys_string_makers.hpp"
 #include "storage/file_storage.hpp"
 #include "support/temp_dir.hpp"
 #include "support/thrown.hpp"
@@ -39,12 +40,6 @@ template <>
 struct StringMaker<hostcrypt::disk::DiskErrc> {
     static std::string convert(hostcrypt::disk::DiskErrc code) {
         return hostcrypt::disk::to_string(code);
-    }
-};
-template <>
-struct StringMaker<hostcrypt::keys::KeyState> {
-    static std::string convert(hostcrypt::keys::KeyState state) {
-        return hostcrypt::keys::to_string(state);
     }
 };
 }  // namespace Catch

@@ -12,6 +12,7 @@
 #include "common/utc_time.hpp"
 #include "keys/key_ref.hpp"
 #include "keys/keys_error.hpp"
+#include "keys/keys_string_makers.hpp"
 #include "support/temp_dir.hpp"
 #include "support/thrown.hpp"
 

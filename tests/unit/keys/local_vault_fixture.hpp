@@ -9,10 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <random>
 #include <string>
-#include <system_error>
-#include <unistd.h>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -22,39 +19,9 @@
 #include "crypto/random.hpp"
 #include "keys/key_ref.hpp"
 #include "keys/keys_error.hpp"
+#include "keys/keys_string_makers.hpp"
 #include "keys/local_vault.hpp"
-
-namespace Catch {
-template <>
-struct StringMaker<hostcrypt::keys::KeyState> {
-    static std::string convert(hostcrypt::keys::KeyState state) {
-        return hostcrypt::keys::to_string(state);
-    }
-};
-template <>
-struct StringMaker<hostcrypt::keys::KeysErrc> {
-    static std::string convert(hostcrypt::keys::KeysErrc code) {
-        using hostcrypt::keys::KeysErrc;
-        switch (code) {
-            case KeysErrc::not_found:
-                return "not_found";
-            case KeysErrc::already_exists:
-                return "already_exists";
-            case KeysErrc::key_unusable:
-                return "key_unusable";
-            case KeysErrc::refused:
-                return "refused";
-            case KeysErrc::invalid_argument:
-                return "invalid_argument";
-            case KeysErrc::unwrap_failed:
-                return "unwrap_failed";
-            case KeysErrc::storage:
-                return "storage";
-        }
-        return "unknown";
-    }
-};
-}  // namespace Catch
+#include "support/temp_dir.hpp"
 
 namespace hostcrypt::keys::test {
 
@@ -62,27 +29,7 @@ namespace fs = std::filesystem;
 
 inline constexpr auto day = std::chrono::hours(24);
 
-// A directory of its own for each test, removed with everything in it.
-class TempDir {
-  public:
-    TempDir() {
-        std::random_device random;
-        path_ = fs::temp_directory_path() /
-                fmt::format("hostcrypt-vault-test-{}-{:08x}", ::getpid(), random());
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const fs::path& path() const { return path_; }
-
-  private:
-    fs::path path_;
-};
+using hostcrypt::test::TempDir;
 
 // Time that only moves when a test moves it.
 struct TestClock {

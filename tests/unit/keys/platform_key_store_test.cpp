@@ -16,6 +16,7 @@
 #include "common/utc_time.hpp"
 #include "crypto/random.hpp"
 #include "keys/keys_error.hpp"
+#include "keys/keys_string_makers.hpp"
 #include "support/temp_dir.hpp"
 #include "support/thrown.hpp"
 
