@@ -251,8 +251,8 @@ void ControlPlane::reload() {
 }
 
 void ControlPlane::check_keys() {
-    const TimePoint now = system_now();
-    last_key_check_ = now;
+    const CheckTime now = CheckTime::now();
+    last_key_check_ = now.wall;
     for (const auto& served : server_.disks()) {
         if (served->persisted() == nullptr) {
             continue;  // a temp disk: under the platform key, never revoked
@@ -280,7 +280,7 @@ void ControlPlane::check_keys() {
     exports_.rewrap_temp_disks();
 }
 
-void ControlPlane::check_disk(const std::shared_ptr<disk::ServedDisk>& served, TimePoint now) {
+void ControlPlane::check_disk(const std::shared_ptr<disk::ServedDisk>& served, CheckTime now) {
     // The header as it is now (rotation may have re-wrapped the DEKs since the
     // disk was opened), through the disk's own descriptor. A header that
     // cannot be read is not a reason to keep serving forever: it counts as

@@ -75,7 +75,7 @@ class ControlPlane final : public control::LiveDaemon {
     // not be served, with why.
     std::map<std::string, std::string> apply_plan();
     void check_keys();
-    void check_disk(const std::shared_ptr<disk::ServedDisk>& disk, TimePoint now);
+    void check_disk(const std::shared_ptr<disk::ServedDisk>& disk, CheckTime now);
     void rotate_platform_key_if_due();
     nlohmann::json monitor_view() const;
     // An export's tier, disk or instance, DEK ids and counters.

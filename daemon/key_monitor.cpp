@@ -22,18 +22,28 @@ const keys::KeyHealth* worst_layer(const std::vector<keys::KeyHealth>& layers) {
     return unreachable;
 }
 
-void enter(DiskKeyState& state, KeyStatus status, TimePoint now, std::optional<TimePoint> deadline,
-           std::string reason, std::string cause) {
+// `lasting`: how long the new status may last, if it has a deadline.
+void enter(DiskKeyState& state, KeyStatus status, CheckTime now,
+           std::optional<std::chrono::seconds> lasting, std::string reason, std::string cause) {
     state.status = status;
-    state.since = now;
-    state.deadline = deadline;
+    state.since = now.wall;
+    state.deadline.reset();
+    state.monotonic_deadline.reset();
+    if (lasting) {
+        state.deadline = now.wall + *lasting;
+        state.monotonic_deadline = now.monotonic + *lasting;
+    }
     state.reason = std::move(reason);
     state.cause = std::move(cause);
 }
 
-void enter_grace(DiskKeyState& state, const keys::KeyHealth& trouble, TimePoint now,
+bool past_deadline(const DiskKeyState& state, CheckTime now) {
+    return now.monotonic >= *state.monotonic_deadline;
+}
+
+void enter_grace(DiskKeyState& state, const keys::KeyHealth& trouble, CheckTime now,
                  const KeyMonitorConfig& config) {
-    enter(state, KeyStatus::grace, now, now + config.revocation_grace,
+    enter(state, KeyStatus::grace, now, config.revocation_grace,
           fmt::format("{}; I/O stops when the {} grace period ends", trouble.reason,
                       format_duration(config.revocation_grace)),
           trouble.reason);
@@ -55,8 +65,12 @@ const char* to_string(KeyStatus status) noexcept {
     return "?";
 }
 
+CheckTime CheckTime::now() {
+    return {system_now(), std::chrono::steady_clock::now()};
+}
+
 KeyAction observe_keys(DiskKeyState& state, const std::vector<keys::KeyHealth>& layers,
-                       TimePoint now, const KeyMonitorConfig& config) {
+                       CheckTime now, const KeyMonitorConfig& config) {
     const keys::KeyHealth* trouble = worst_layer(layers);
     if (trouble == nullptr) {
         if (state.status == KeyStatus::revoked) {
@@ -69,7 +83,7 @@ KeyAction observe_keys(DiskKeyState& state, const std::vector<keys::KeyHealth>& 
     switch (state.status) {
         case KeyStatus::serving:
             if (unreachable) {
-                enter(state, KeyStatus::unreachable, now, now + config.unreachable_tolerance,
+                enter(state, KeyStatus::unreachable, now, config.unreachable_tolerance,
                       fmt::format("key provider unreachable, serving for up to {}: {}",
                                   format_duration(config.unreachable_tolerance), trouble->reason),
                       trouble->reason);
@@ -83,7 +97,7 @@ KeyAction observe_keys(DiskKeyState& state, const std::vector<keys::KeyHealth>& 
                 enter_grace(state, *trouble, now, config);
                 return KeyAction::none;
             }
-            if (now >= *state.deadline) {
+            if (past_deadline(state, now)) {
                 enter(state, KeyStatus::revoked, now, std::nullopt,
                       fmt::format("key provider unreachable for more than {}: {}",
                                   format_duration(config.unreachable_tolerance), trouble->reason),
@@ -94,7 +108,7 @@ KeyAction observe_keys(DiskKeyState& state, const std::vector<keys::KeyHealth>& 
         case KeyStatus::grace:
             // An unreachable provider does not stop the clock: the last
             // answer was "unusable", and that is the reason given.
-            if (now >= *state.deadline) {
+            if (past_deadline(state, now)) {
                 const std::string cause = unreachable ? state.cause : trouble->reason;
                 enter(state, KeyStatus::revoked, now, std::nullopt, cause, cause);
                 return KeyAction::revoke;

@@ -13,6 +13,7 @@
 // the tolerance, and a key known to be unusable is not "restored" by a
 // provider that cannot be asked.
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,12 +33,25 @@ enum class KeyStatus {
 
 const char* to_string(KeyStatus status) noexcept;
 
+// When a key check happens, on two clocks: the wall clock for what people
+// read (since, grace_ends) and the monotonic clock for deciding when a
+// grace period or tolerance is over, so that setting the system clock
+// neither cuts one short nor stretches it.
+struct CheckTime {
+    TimePoint wall;
+    std::chrono::steady_clock::time_point monotonic;
+
+    static CheckTime now();
+};
+
 struct DiskKeyState {
     KeyStatus status = KeyStatus::serving;
     std::optional<TimePoint> since;     // when the current status began
-    std::optional<TimePoint> deadline;  // grace or tolerance end
-    std::string reason;                 // empty while serving
-    std::string cause;                  // the provider's own words on the key
+    std::optional<TimePoint> deadline;  // grace or tolerance end, as people read it
+    // The same end on the monotonic clock: what decides.
+    std::optional<std::chrono::steady_clock::time_point> monotonic_deadline;
+    std::string reason;  // empty while serving
+    std::string cause;   // the provider's own words on the key
 };
 
 enum class KeyAction {
@@ -50,7 +64,7 @@ enum class KeyAction {
 // `now` and returns what the daemon must do. A restore that fails is
 // reported back with restore_failed.
 KeyAction observe_keys(DiskKeyState& state, const std::vector<keys::KeyHealth>& layers,
-                       TimePoint now, const KeyMonitorConfig& config);
+                       CheckTime now, const KeyMonitorConfig& config);
 
 // The keys looked usable but did not unwrap: stay revoked, say why.
 void restore_failed(DiskKeyState& state, const std::string& why);

@@ -67,8 +67,16 @@ struct Monitor {
     KeyMonitorConfig config = test_config();
     DiskKeyState state;
 
+    // Both clocks moving together, as they do unless someone sets the
+    // system clock.
     KeyAction observe(const Layers& layers, TimePoint now) {
+        return observe_keys(state, layers, {now, monotonic_at(now)}, config);
+    }
+    KeyAction observe(const Layers& layers, CheckTime now) {
         return observe_keys(state, layers, now, config);
+    }
+    static std::chrono::steady_clock::time_point monotonic_at(TimePoint wall) {
+        return std::chrono::steady_clock::time_point(std::chrono::hours(1000) + (wall - t0));
     }
 };
 
@@ -155,6 +163,28 @@ TEST_CASE("at the end of the grace period the disk is revoked", "[key-monitor]")
     CHECK(monitor.state.since == t0 + 10s);
     CHECK(monitor.state.deadline == std::nullopt);
     CHECK_THAT(monitor.state.reason, Equals(disabled_reason));
+}
+
+TEST_CASE("setting the system clock neither cuts the grace period short nor stretches it",
+          "[key-monitor]") {
+    Monitor monitor;
+    const auto m0 = Monitor::monotonic_at(t0);
+    monitor.observe({disabled}, CheckTime{t0, m0});
+    // The wall clock jumps a day ahead 5 s later: 5 s of grace are gone, not all.
+    CHECK(monitor.observe({disabled}, CheckTime{t0 + 24h, m0 + 5s}) == KeyAction::none);
+    CHECK(monitor.state.status == KeyStatus::grace);
+    CHECK(monitor.state.deadline == t0 + 10s);  // as people were told
+    // Then a day back, and further: the grace period still ends 10 s in.
+    CHECK(monitor.observe({disabled}, CheckTime{t0 - 1h, m0 + 10s - 1ns}) == KeyAction::none);
+    CHECK(monitor.observe({disabled}, CheckTime{t0 - 1h, m0 + 10s}) == KeyAction::revoke);
+    CHECK(monitor.state.status == KeyStatus::revoked);
+}
+
+TEST_CASE("setting the system clock does not stretch the unreachable tolerance", "[key-monitor]") {
+    Monitor monitor;
+    const auto m0 = Monitor::monotonic_at(t0);
+    monitor.observe({unreachable}, CheckTime{t0, m0});
+    CHECK(monitor.observe({unreachable}, CheckTime{t0 - 24h, m0 + 1min}) == KeyAction::revoke);
 }
 
 TEST_CASE("a check long after the grace period revokes at once", "[key-monitor]") {
