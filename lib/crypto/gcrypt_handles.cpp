@@ -18,8 +18,12 @@ void initialise_gcrypt() {
     // Key schedules live in cipher handles on the ordinary heap, like OpenSSL's
     // contexts did (docs/architecture.md, "Key memory"); libgcrypt's own
     // locked pool is fixed in size and would print warnings on stderr.
-    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
-    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+    if (const gcry_error_t err = gcry_control(GCRYCTL_DISABLE_SECMEM, 0); err != 0) {
+        throw_gcrypt_error(CryptoErrc::library, "cannot set libgcrypt up", err);
+    }
+    if (const gcry_error_t err = gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0); err != 0) {
+        throw_gcrypt_error(CryptoErrc::library, "cannot set libgcrypt up", err);
+    }
 }
 
 }  // namespace
