@@ -38,7 +38,7 @@ void enter(DiskKeyState& state, KeyStatus status, CheckTime now,
 }
 
 bool past_deadline(const DiskKeyState& state, CheckTime now) {
-    return now.monotonic >= *state.monotonic_deadline;
+    return now.monotonic >= state.monotonic_deadline.value();
 }
 
 void enter_grace(DiskKeyState& state, const keys::KeyHealth& trouble, CheckTime now,
@@ -66,7 +66,7 @@ const char* to_string(KeyStatus status) noexcept {
 }
 
 CheckTime CheckTime::now() {
-    return {system_now(), std::chrono::steady_clock::now()};
+    return {system_now(), BootClock::now()};
 }
 
 KeyAction observe_keys(DiskKeyState& state, const std::vector<keys::KeyHealth>& layers,

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/boot_clock.hpp"
 #include "common/utc_time.hpp"
 #include "daemon/config.hpp"
 #include "keys/key_health.hpp"
@@ -34,12 +35,12 @@ enum class KeyStatus {
 const char* to_string(KeyStatus status) noexcept;
 
 // When a key check happens, on two clocks: the wall clock for what people
-// read (since, grace_ends) and the monotonic clock for deciding when a
+// read (since, grace_ends) and the boot-time clock for deciding when a
 // grace period or tolerance is over, so that setting the system clock
-// neither cuts one short nor stretches it.
+// neither cuts one short nor stretches it (common/boot_clock.hpp).
 struct CheckTime {
     TimePoint wall;
-    std::chrono::steady_clock::time_point monotonic;
+    BootClock::time_point monotonic;
 
     static CheckTime now();
 };
@@ -48,8 +49,8 @@ struct DiskKeyState {
     KeyStatus status = KeyStatus::serving;
     std::optional<TimePoint> since;     // when the current status began
     std::optional<TimePoint> deadline;  // grace or tolerance end, as people read it
-    // The same end on the monotonic clock: what decides.
-    std::optional<std::chrono::steady_clock::time_point> monotonic_deadline;
+    // The same end on the boot-time clock: what decides.
+    std::optional<BootClock::time_point> monotonic_deadline;
     std::string reason;  // empty while serving
     std::string cause;   // the provider's own words on the key
 };

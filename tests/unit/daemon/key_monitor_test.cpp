@@ -75,8 +75,8 @@ struct Monitor {
     KeyAction observe(const Layers& layers, CheckTime now) {
         return observe_keys(state, layers, now, config);
     }
-    static std::chrono::steady_clock::time_point monotonic_at(TimePoint wall) {
-        return std::chrono::steady_clock::time_point(std::chrono::hours(1000) + (wall - t0));
+    static hostcrypt::BootClock::time_point monotonic_at(TimePoint wall) {
+        return hostcrypt::BootClock::time_point(std::chrono::hours(1000) + (wall - t0));
     }
 };
 
@@ -84,6 +84,7 @@ void check_serving(const DiskKeyState& state) {
     CHECK(state.status == KeyStatus::serving);
     CHECK(state.since == std::nullopt);
     CHECK(state.deadline == std::nullopt);
+    CHECK(state.monotonic_deadline == std::nullopt);
     CHECK(state.reason.empty());
 }
 
@@ -162,6 +163,7 @@ TEST_CASE("at the end of the grace period the disk is revoked", "[key-monitor]")
     CHECK(monitor.state.status == KeyStatus::revoked);
     CHECK(monitor.state.since == t0 + 10s);
     CHECK(monitor.state.deadline == std::nullopt);
+    CHECK(monitor.state.monotonic_deadline == std::nullopt);
     CHECK_THAT(monitor.state.reason, Equals(disabled_reason));
 }
 
@@ -180,10 +182,13 @@ TEST_CASE("setting the system clock neither cuts the grace period short nor stre
     CHECK(monitor.state.status == KeyStatus::revoked);
 }
 
-TEST_CASE("setting the system clock does not stretch the unreachable tolerance", "[key-monitor]") {
+TEST_CASE("setting the system clock neither cuts the unreachable tolerance short nor stretches it",
+          "[key-monitor]") {
     Monitor monitor;
     const auto m0 = Monitor::monotonic_at(t0);
     monitor.observe({unreachable}, CheckTime{t0, m0});
+    CHECK(monitor.observe({unreachable}, CheckTime{t0 + 24h, m0 + 1min - 1ns}) == KeyAction::none);
+    CHECK(monitor.state.status == KeyStatus::unreachable);
     CHECK(monitor.observe({unreachable}, CheckTime{t0 - 24h, m0 + 1min}) == KeyAction::revoke);
 }
 
