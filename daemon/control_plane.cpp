@@ -497,6 +497,7 @@ json ControlPlane::live_status() {
               {"listeners", listeners},
               {"control_socket", config_.control.socket.string()},
               {"read_only", config_.read_only},
+              {"lending", config_.lending},
               {"key_monitor", monitor_view()}}},
             {"disks", disks}};
 }
