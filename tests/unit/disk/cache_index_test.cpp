@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "disk/disk_error.hpp"
+#include "disk/disk_string_makers.hpp"
 #include "support/thrown.hpp"
 
 using namespace hostcrypt;

@@ -27,6 +27,7 @@
 #include "disk/disk.hpp"
 #include "disk/disk_catalog.hpp"
 #include "disk/disk_error.hpp"
+#include "disk/disk_string_makers.hpp"
 #include "keys/encryption_set.hpp"
 #include "keys/key_providers.hpp"
 #include "keys/keys_error.hpp"
@@ -34,15 +35,6 @@
 #include "storage/file_storage.hpp"
 #include "support/temp_dir.hpp"
 #include "support/thrown.hpp"
-
-namespace Catch {
-template <>
-struct StringMaker<hostcrypt::disk::DiskErrc> {
-    static std::string convert(hostcrypt::disk::DiskErrc code) {
-        return hostcrypt::disk::to_string(code);
-    }
-};
-}  // namespace Catch
 
 namespace hostcrypt::disk::test {
 
