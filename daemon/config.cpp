@@ -92,8 +92,7 @@ class FileReader {
             } else {
                 unknown_key(node, key.str(),
                             "the top level takes state_directory, reactors, lending and the "
-                            "tables "
-                            "[listen], [storage], [keys] and [control]");
+                            "tables [listen], [storage], [keys] and [control]");
             }
         }
     }

@@ -15,9 +15,10 @@ void initialise_gcrypt() {
     if (gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P) != 0) {
         return;  // someone else in the process set it up already
     }
-    // Key schedules live in cipher handles on the ordinary heap, like OpenSSL's
-    // contexts did (docs/architecture.md, "Key memory"); libgcrypt's own
-    // locked pool is fixed in size and would print warnings on stderr.
+    // Key schedules live in cipher handles on the ordinary heap, as in
+    // OpenSSL's contexts (docs/architecture.md, "Secure key memory", known
+    // gap); libgcrypt's own locked pool is fixed in size and would print
+    // warnings on stderr.
     if (const gcry_error_t err = gcry_control(GCRYCTL_DISABLE_SECMEM, 0); err != 0) {
         throw_gcrypt_error(CryptoErrc::library, "cannot set libgcrypt up", err);
     }
