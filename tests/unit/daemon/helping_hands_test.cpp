@@ -50,6 +50,16 @@ std::vector<std::byte> sealed_by(crypto::CipherStack& cipher) {
     return sector;
 }
 
+// Whether `hands` lends a step of `bytes` now; a hand it lends is given
+// back at once.
+bool lends(HelpingHands& hands, std::size_t bytes) {
+    const HelpingHands::Hand hand = hands.borrow(bytes);
+    if (hand) {
+        hands.give_back(hand);
+    }
+    return static_cast<bool>(hand);
+}
+
 std::vector<std::byte> sealed_by_current_keys(disk::ServedDisk& disk) {
     crypto::CipherStack cipher = disk.keys().snapshot().keys->make_cipher();
     return sealed_by(cipher);
@@ -89,17 +99,13 @@ TEST_CASE("small steps, a lone reactor and a busy or full helper keep the step h
 
     SECTION("a step smaller than the policy's minimum") {
         CHECK_FALSE(hands.borrow(policy.min_bytes - 1));
-        const HelpingHands::Hand hand = hands.borrow(policy.min_bytes);
-        CHECK(hand);
-        hands.give_back(hand);
+        CHECK(lends(hands, policy.min_bytes));
     }
     SECTION("home has nothing else to do") {
         lending.home.own_request_ended();
         CHECK_FALSE(hands.borrow(large));
         lending.home.own_request_began();
-        const HelpingHands::Hand hand = hands.borrow(large);
-        CHECK(hand);
-        hands.give_back(hand);
+        CHECK(lends(hands, large));
     }
     SECTION("no other reactor") {
         const std::vector<io::Reactor*> alone{&lending.home};
@@ -113,10 +119,8 @@ TEST_CASE("small steps, a lone reactor and a busy or full helper keep the step h
         REQUIRE(second);
         CHECK_FALSE(hands.borrow(large));
         hands.give_back(first);
-        const HelpingHands::Hand third = hands.borrow(large);
-        CHECK(third);
+        CHECK(lends(hands, large));
         hands.give_back(second);
-        hands.give_back(third);
     }
     SECTION("a helper busy with requests of its own") {
         for (unsigned i = 0; i < policy.busy_at; ++i) {
@@ -124,9 +128,7 @@ TEST_CASE("small steps, a lone reactor and a busy or full helper keep the step h
         }
         CHECK_FALSE(hands.borrow(large));
         lending.helper.own_request_ended();
-        const HelpingHands::Hand hand = hands.borrow(large);
-        CHECK(hand);
-        hands.give_back(hand);
+        CHECK(lends(hands, large));
     }
 }
 
